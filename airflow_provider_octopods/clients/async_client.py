@@ -1,0 +1,163 @@
+"""Asyncio driver of the status protocol, on aiohttp: for triggers and bulk fetches.
+
+One client holds one keep-alive connection pool, a bound on requests in flight, and the
+``RequestGate`` that paces requests and pauses all of them after a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiohttp
+
+from airflow_provider_octopods import protocol
+from airflow_provider_octopods.clients.pacing import RequestGate
+from airflow_provider_octopods.errors import OctopodsAuthError, OctopodsError
+from airflow_provider_octopods.protocol import Request, StatusCall, Wait
+from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.status import MessageStatus
+
+DEFAULT_MAX_CONCURRENCY = 50
+
+
+def _failure_kind(exc: BaseException) -> str:
+    # Order matters: the TLS errors are connector errors too, and timeouts are OSErrors.
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return protocol.TLS
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return protocol.TIMEOUT
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return protocol.UNREACHABLE
+    return protocol.DROPPED
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """The outcome for one input of ``iter_message_statuses``: a status or a per-message error."""
+
+    message: object
+    status: MessageStatus | None = None
+    error: OctopodsError | None = None
+
+
+class AsyncOctopodsClient:
+    """Use as ``async with AsyncOctopodsClient(settings) as client: ...``.
+
+    ``requests_per_second`` defaults to the connection's rate budget; ``None`` there means
+    the budget, pass ``float('inf')`` for no pacing (tests, the emulator).
+    """
+
+    def __init__(
+        self,
+        settings: OctopodsSettings,
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        requests_per_second: float | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.settings = settings
+        self.max_concurrency = max_concurrency
+        rate = requests_per_second or settings.requests_per_second
+        self.gate = RequestGate(None if rate == float("inf") else rate)
+        self.requests_sent = 0
+        self.rate_limited = 0
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AsyncOctopodsClient:
+        connector = aiohttp.TCPConnector(
+            limit=self.max_concurrency, ssl=None if self.settings.verify_tls else False
+        )
+        self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _send(self, request: Request) -> tuple[int, aiohttp.typedefs.LooseHeaders, bytes]:
+        if self._session is None:
+            raise RuntimeError("use the client inside 'async with'")
+        async with self._slots:
+            self.requests_sent += 1
+            async with asyncio.timeout(self.settings.timeout):
+                # Redirects are not followed: the key header would go wherever they point.
+                async with self._session.get(
+                    request.url, headers=request.headers, allow_redirects=False
+                ) as response:
+                    return response.status, response.headers, await response.read()
+
+    async def _run(self, call: StatusCall) -> MessageStatus:
+        while True:
+            await self.gate.enter()
+            try:
+                step: MessageStatus | Wait = call.receive(*await self._send(call.request))  # type: ignore[arg-type]
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                step = call.fail(_failure_kind(exc), str(exc) or type(exc).__name__)
+            if isinstance(step, MessageStatus):
+                return step
+            if step.rate_limited:
+                self.rate_limited += 1
+                self.gate.pause(step.seconds)
+            await asyncio.sleep(step.seconds)
+
+    async def get_message_status(self, message: object) -> MessageStatus:
+        """The current status of one message: an id, digits, or its ``message_status_url``."""
+        return await self._run(self.settings.status_call(message))
+
+    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncIterator[StatusResult]:
+        """Fetch many statuses, ``max_concurrency`` at a time, yielding each as it completes.
+
+        The input is read lazily, so a million ids never become a million pending tasks.
+        Per-message errors (not found, retries spent, invalid id) are yielded, not raised;
+        a refused key raises ``OctopodsAuthError`` at once, since no other request can succeed.
+        """
+        pending = iter(messages)
+        results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(maxsize=2 * self.max_concurrency)
+
+        async def worker() -> None:
+            try:
+                for message in pending:  # shared iterator: each item is taken by exactly one worker
+                    await results.put(await self._result(message))
+                await results.put(None)
+            except Exception as exc:  # a refused key, or a bug: the consumer re-raises it
+                await results.put(exc)
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.max_concurrency)]
+        try:
+            running = len(workers)
+            while running:
+                item = await results.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, Exception):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _result(self, message: object) -> StatusResult:
+        try:
+            return StatusResult(message, status=await self.get_message_status(message))
+        except OctopodsAuthError:
+            raise
+        except OctopodsError as exc:
+            return StatusResult(message, error=exc)
+
+    async def probe(self) -> tuple[bool, str]:
+        try:
+            answer = await self._send(self.settings.probe_request())
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = protocol.transport_error(_failure_kind(exc), str(exc) or type(exc).__name__, None)
+            return False, f"{error} (base URL {self.settings.base_url})"
+        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id)  # type: ignore[arg-type]

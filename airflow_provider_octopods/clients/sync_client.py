@@ -1,0 +1,80 @@
+"""Blocking driver of the status protocol, on requests: for tasks, pokes and the Test button."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from airflow_provider_octopods import protocol
+from airflow_provider_octopods.protocol import StatusCall, Wait
+from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.status import MessageStatus
+
+
+def _failure_kind(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return protocol.TLS
+    if isinstance(exc, requests.Timeout):
+        return protocol.TIMEOUT
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError):
+        return protocol.UNREACHABLE
+    return protocol.DROPPED
+
+
+class OctopodsClient:
+    """Status queries over one keep-alive ``requests.Session``."""
+
+    def __init__(self, settings: OctopodsSettings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._session = requests.Session()
+
+    def __enter__(self) -> OctopodsClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _send(self, request: protocol.Request) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
+        # Redirects are not followed: the key header would go wherever the redirect points.
+        response = self._session.get(
+            request.url,
+            headers=dict(request.headers),
+            timeout=self.settings.timeout,
+            verify=self.settings.verify_tls,
+            allow_redirects=False,
+        )
+        return response.status_code, response.headers, response.content
+
+    def _run(self, call: StatusCall) -> MessageStatus:
+        while True:
+            try:
+                step: MessageStatus | Wait = call.receive(*self._send(call.request))
+            except requests.RequestException as exc:
+                step = call.fail(_failure_kind(exc), str(exc))
+            if isinstance(step, MessageStatus):
+                return step
+            self._sleep(step.seconds)
+
+    def get_message_status(self, message: object) -> MessageStatus:
+        """The current status of one message: an id, digits, or its ``message_status_url``."""
+        return self._run(self.settings.status_call(message))
+
+    def probe(self) -> tuple[bool, str]:
+        """One request to the status path with no id; see ``protocol.probe_outcome``."""
+        try:
+            answer = self._send(self.settings.probe_request())
+        except requests.RequestException as exc:
+            error = protocol.transport_error(_failure_kind(exc), str(exc), None)
+            return False, f"{error} (base URL {self.settings.base_url})"
+        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id)

@@ -1,0 +1,238 @@
+"""What the emulator knows: keys, messages with scripted lifecycles, the rate limit, faults.
+
+Plain data behind one lock, so a test thread can script it while the server thread answers.
+Lifecycles run on a scenario clock (real time plus ``advance()``), so a test can jump a
+message fifteen minutes ahead; rate limits and request times use the real clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
+FAILURE_REASONS = (
+    "Recipient's phone number is not a valid WhatsApp user.",
+    "The 24-hour messaging window has closed.",
+    "The template is not approved for the recipient's country.",
+    "The template was deactivated after the send was queued.",
+    "The recipient blocked your WhatsApp number.",
+)
+FAULTS = ("server_error", "bad_gateway_html", "html_200", "truncated", "drop", "slow", "rate_limit")
+RETRY_HINTS = ("body_iso", "body_epoch", "header_seconds", "header_date", "none")
+FIRST_MESSAGE_ID = 3_851_828
+
+# One step of a lifecycle: (seconds after the send, status).
+Step = tuple[float, str]
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Message:
+    message_id: int
+    key: str
+    phone_number: str
+    created_at: float
+    steps: tuple[Step, ...]
+    failure_reason: str | None = None
+
+    def body(self, now: float, request_id: str) -> dict[str, Any]:
+        """The documented 200 body as the message stands at scenario time ``now``."""
+        stamps: dict[str, str | None] = {"sent_at": None, "delivered_at": None, "read_at": None}
+        status = SENT
+        for offset, step in self.steps:
+            if self.created_at + offset > now:
+                break
+            status = step
+            if step != FAILED:
+                stamps[f"{step}_at"] = iso(self.created_at + offset)
+        return {
+            "request_id": request_id,
+            "message_id": self.message_id,
+            "status": status,
+            "phone_number": self.phone_number,
+            "channel_message_id": f"wamid.{self.message_id:x}",
+            **stamps,
+            "failure_reason": self.failure_reason if status == FAILED else None,
+        }
+
+
+def lifecycle(
+    deliver_after: float | None = None,
+    read_after: float | None = None,
+    fail_after: float | None = None,
+    status: str | None = None,
+) -> tuple[Step, ...]:
+    """Steps for a message: sent at once, then delivered, read or failed after so many seconds.
+
+    ``read_after`` without ``deliver_after`` is a read that was never reported as delivered.
+    ``status`` alone gives a message that is already there (any value, unknown ones too).
+    """
+    if status is not None:
+        return ((0.0, status),)
+    steps: list[Step] = [(0.0, SENT)]
+    if fail_after is not None:
+        return (*steps, (fail_after, FAILED))
+    if deliver_after is not None:
+        steps.append((deliver_after, DELIVERED))
+    if read_after is not None:
+        steps.append((read_after, READ))
+    return tuple(steps)
+
+
+@dataclass
+class RateLimit:
+    """Token bucket per key: ``per_second`` refill, ``burst`` capacity."""
+
+    per_second: float
+    burst: float
+    hint: str = "body_iso"
+    tokens: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
+
+    def take(self, key: str, now: float) -> float | None:
+        """None if the request may pass, else the seconds until a token is there."""
+        tokens, at = self.tokens.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.per_second)
+        if tokens >= 1:
+            self.tokens[key] = (tokens - 1, now)
+            return None
+        self.tokens[key] = (tokens, now)
+        return (1 - tokens) / self.per_second
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    at: float  # real wall-clock time the request arrived
+    message_id: int | None
+    http_status: int  # 0: the connection was dropped
+    fault: str | None
+    retry_at: float | None  # on a 429: the wall-clock time the answer allowed the next request
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int
+    message_id: int | None
+    seconds: float
+
+
+class EmulatorState:
+    def __init__(self, *, api_key: str | None = None, seed: int = 0) -> None:
+        self.lock = threading.Lock()
+        self.api_key = api_key or "octo-test-" + secrets.token_hex(8)
+        self.revoked_key = "octo-revoked-" + secrets.token_hex(8)
+        self.keys = {self.api_key}
+        self.revoked = {self.revoked_key}
+        self.messages: dict[int, Message] = {}
+        self._ids = itertools.count(FIRST_MESSAGE_ID)
+        self.clock_offset = 0.0
+        self.latency = 0.0
+        self.rate_limit: RateLimit | None = None
+        self.faults: list[Fault] = []
+        self.fault_rates: dict[str, float] = {}
+        self.random = random.Random(seed)
+        self.log: deque[RequestRecord] = deque(maxlen=2_000_000)
+
+    # --- scripting (any thread) ---------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def add_messages(
+        self,
+        steps: Sequence[Step],
+        count: int = 1,
+        *,
+        key: str | None = None,
+        failure_reason: str | None = None,
+    ) -> list[int]:
+        """Add ``count`` messages sent now that follow the lifecycle ``steps``."""
+        fails = any(status == FAILED for _, status in steps)
+        with self.lock:
+            now = self.now()
+            ids = []
+            for _ in range(count):
+                message_id = next(self._ids)
+                reason = failure_reason or (self.random.choice(FAILURE_REASONS) if fails else None)
+                self.messages[message_id] = Message(
+                    message_id=message_id,
+                    key=key or self.api_key,
+                    phone_number=f"+1555{message_id % 10_000_000:07d}",
+                    created_at=now,
+                    steps=tuple(steps),
+                    failure_reason=reason,
+                )
+                ids.append(message_id)
+            return ids
+
+    def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
+        """Move a message to ``status`` now (keeping the stages it already reached)."""
+        with self.lock:
+            msg = self.messages[message_id]
+            elapsed = self.now() - msg.created_at
+            kept = tuple(s for s in msg.steps if s[0] <= elapsed)
+            msg.steps = (*kept, (elapsed, status))
+            if failure_reason is not None:
+                msg.failure_reason = failure_reason
+            elif status == FAILED and msg.failure_reason is None:
+                msg.failure_reason = FAILURE_REASONS[0]
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.clock_offset += seconds
+
+    def inject(self, kind: str, times: int = 1, *, message_id: int | None = None, seconds: float = 30.0) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
+        with self.lock:
+            self.faults.append(Fault(kind, times, message_id, seconds))
+
+    def set_rate_limit(self, per_second: float | None, burst: float | None = None, hint: str = "body_iso") -> None:
+        if hint not in RETRY_HINTS:
+            raise ValueError(f"unknown retry hint {hint!r}; one of {RETRY_HINTS}")
+        with self.lock:
+            self.rate_limit = RateLimit(per_second, burst or per_second, hint) if per_second else None
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            codes = Counter(r.http_status for r in self.log)
+            return {
+                "requests": len(self.log),
+                "by_http_status": {str(k): v for k, v in sorted(codes.items())},
+                "messages": len(self.messages),
+            }
+
+    def requests_for(self, message_id: int | None = None) -> list[RequestRecord]:
+        with self.lock:
+            return [r for r in self.log if message_id is None or r.message_id == message_id]
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+    # --- answering (server thread) ------------------------------------------------------
+
+    def take_fault(self, message_id: int | None) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.message_id in (None, message_id):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self.faults.remove(fault)
+                    return fault
+            for kind, rate in self.fault_rates.items():
+                if self.random.random() < rate:
+                    return Fault(kind, 0, None, 30.0)
+        return None

@@ -1,0 +1,123 @@
+"""Typed errors of the Octopods provider.
+
+Every error carries what the server said (HTTP status, ``error_code``, ``error`` text,
+``request_id``) so that a failed task's log is enough to open a ticket with Octopods.
+None of them ever holds the API key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class OctopodsError(AirflowException):
+    """Base class. ``retryable`` says whether the same request may succeed if sent again."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        http_status: int | None = None,
+        error_code: int | None = None,
+        error: str | None = None,
+        request_id: str | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        self.summary = summary
+        self.http_status = http_status
+        self.error_code = error_code
+        self.error = error
+        self.request_id = request_id
+        self.message_id = message_id
+        super().__init__(summary)
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("message_id", self.message_id),
+                ("http_status", self.http_status),
+                ("error_code", self.error_code),
+                ("error", repr(self.error) if self.error is not None else None),
+                ("request_id", self.request_id),
+            )
+            if value is not None
+        ]
+        return f"{self.summary} ({', '.join(details)})" if details else self.summary
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able fields, e.g. for a trigger event or a Parquet error row."""
+        return {
+            "type": type(self).__name__,
+            "summary": self.summary,
+            "http_status": self.http_status,
+            "error_code": self.error_code,
+            "error": self.error,
+            "request_id": self.request_id,
+            "message_id": self.message_id,
+        }
+
+
+class InvalidMessageReference(OctopodsError, ValueError):
+    """A message id or ``message_status_url`` refused before any request was sent."""
+
+
+class OctopodsAuthError(OctopodsError):
+    """The API key was refused (rotated or revoked: error code 6, or HTTP 401/403). Never retried."""
+
+
+class OctopodsRequestError(OctopodsError):
+    """The server refused this request (e.g. message not found). Sending it again will not help."""
+
+
+class OctopodsRateLimitError(OctopodsError):
+    """HTTP 429 that outlasted the allowed wait. ``retry_at`` is when the server allows the next call."""
+
+    retryable = True
+
+    def __init__(self, summary: str, *, retry_at: datetime | None = None, **fields: Any) -> None:
+        super().__init__(summary, **fields)
+        self.retry_at = retry_at
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
+        return out
+
+
+class OctopodsServerError(OctopodsError):
+    """HTTP 5xx, still failing when the retries were spent."""
+
+    retryable = True
+
+
+class OctopodsResponseError(OctopodsError):
+    """A body that is not the documented JSON (a proxy's HTML page, truncated JSON, wrong message)."""
+
+    retryable = True
+
+
+class OctopodsConnectionError(OctopodsError):
+    """No usable answer: ``kind`` is ``timeout``, ``unreachable`` or ``dropped``."""
+
+    retryable = True
+
+    def __init__(self, summary: str, *, kind: str, **fields: Any) -> None:
+        super().__init__(summary, **fields)
+        self.kind = kind
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["kind"] = self.kind
+        return out
+
+
+class OctopodsTLSError(OctopodsConnectionError):
+    """The server's certificate was not accepted. Not retried: it will not change by itself."""
+
+    retryable = False

@@ -1,0 +1,118 @@
+"""OctopodsHook: the ``octopods`` connection, and sync and async access to message statuses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_octopods.clients.async_client import (
+    DEFAULT_MAX_CONCURRENCY,
+    AsyncOctopodsClient,
+    StatusResult,
+)
+from airflow_provider_octopods.clients.sync_client import OctopodsClient
+from airflow_provider_octopods.connection_type import CONN_TYPE
+from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.status import MessageStatus
+
+
+class OctopodsHook(BaseHook):
+    """Reads WhatsApp message statuses from the Octopods API.
+
+    :param octopods_conn_id: an ``octopods`` connection: the API key in the password, the
+        API base URL in the host (default ``https://app.octopods.io``), tuning in the extras.
+    """
+
+    conn_name_attr = "octopods_conn_id"
+    default_conn_name = "octopods_default"
+    conn_type = CONN_TYPE
+    hook_name = "Octopods"
+
+    def __init__(self, octopods_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.octopods_conn_id = octopods_conn_id
+        self._settings: OctopodsSettings | None = None
+        self._client: OctopodsClient | None = None
+
+    def _settings_from(self, host: str | None, password: str | None, extra: dict[str, Any]) -> OctopodsSettings:
+        settings = OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
+        # Airflow masks the password in a task, but not in a script or a test: do it ourselves.
+        mask_secret(settings.api_key)
+        return settings
+
+    def get_settings(self) -> OctopodsSettings:
+        if self._settings is None:
+            conn = self.get_connection(self.octopods_conn_id)
+            self._settings = self._settings_from(conn.host, conn.password, conn.extra_dejson)
+        return self._settings
+
+    async def aget_settings(self) -> OctopodsSettings:
+        """Like ``get_settings``, safe inside the triggerer's event loop on every supported Airflow."""
+        if self._settings is None:
+            conn = await get_async_connection(self.octopods_conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            # mask_secret may tell the supervisor synchronously: keep it off the event loop.
+            self._settings = await asyncio.to_thread(self._settings_from, conn.host, conn.password, extra)
+        return self._settings
+
+    def get_conn(self) -> OctopodsClient:
+        """The blocking client, kept for the hook's life (one keep-alive session)."""
+        if self._client is None:
+            self._client = OctopodsClient(self.get_settings())
+        return self._client
+
+    def get_message_status(self, message: int | str) -> MessageStatus:
+        """The status of one message, by id (int or digits) or by its ``message_status_url``."""
+        return self.get_conn().get_message_status(message)
+
+    @asynccontextmanager
+    async def async_client(
+        self, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY, requests_per_second: float | None = None
+    ) -> AsyncIterator[AsyncOctopodsClient]:
+        """An aiohttp client with a keep-alive pool, paced at the connection's rate budget
+        unless ``requests_per_second`` says otherwise."""
+        settings = await self.aget_settings()
+        client = AsyncOctopodsClient(
+            settings, max_concurrency=max_concurrency, requests_per_second=requests_per_second
+        )
+        async with client:
+            yield client
+
+    async def aget_message_status(self, message: int | str) -> MessageStatus:
+        """Async ``get_message_status``. Polling many? Keep one ``async_client()`` open instead."""
+        async with self.async_client(max_concurrency=1) as client:
+            return await client.get_message_status(message)
+
+    async def aiter_message_statuses(
+        self,
+        messages: Iterable[object],
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        requests_per_second: float | None = None,
+    ) -> AsyncIterator[StatusResult]:
+        """Statuses of many messages as they arrive; see ``AsyncOctopodsClient.iter_message_statuses``."""
+        async with self.async_client(
+            max_concurrency=max_concurrency, requests_per_second=requests_per_second
+        ) as client:
+            async for result in client.iter_message_statuses(messages):
+                yield result
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One request, to the status path with no message id (documented answer: error code 1).
+
+        The key is checked first, so the answer tells apart an accepted key (code 1), a
+        rotated or revoked one (code 6, 401, 403), an unreachable host, a TLS failure and a
+        host that is not the Octopods API.
+        """
+        try:
+            settings = self.get_settings()
+        except ValueError as exc:
+            return False, str(exc)
+        with OctopodsClient(settings) as client:
+            return client.probe()

@@ -1,0 +1,54 @@
+"""What Airflow learns about this provider without importing its hooks (entry point
+``apache_airflow_provider``). The connection form is declared here, since Airflow 3.3 builds
+the UI form from this declaration only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_octopods import __version__
+from airflow_provider_octopods.connection_type import CONN_TYPE, DEFAULT_BASE_URL, EXTRA_FIELDS
+
+PACKAGE_NAME = "airflow-provider-octopods"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Octopods",
+        "description": "Octopods WhatsApp Business API: wait for message delivery, "
+        "and snapshot message statuses to Parquet.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Octopods",
+                "external-doc-url": "https://app.octopods.io",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Octopods",
+                "python-modules": ["airflow_provider_octopods.hooks.octopods"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "airflow_provider_octopods.hooks.octopods.OctopodsHook",
+                "hook-name": "Octopods",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {
+                        "host": "API base URL",
+                        "password": "WhatsApp Business API key",
+                    },
+                    "placeholders": {
+                        "host": DEFAULT_BASE_URL,
+                        "password": "the key that sent the messages",
+                    },
+                },
+                "conn-fields": {field.name: field.conn_field() for field in EXTRA_FIELDS},
+            }
+        ],
+    }

@@ -1,0 +1,54 @@
+"""What an ``octopods`` connection holds, read and checked once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_octopods import protocol
+from airflow_provider_octopods.connection_type import EXTRA_FIELDS
+from airflow_provider_octopods.protocol import Request, RetryPolicy, StatusCall
+
+
+@dataclass(frozen=True)
+class OctopodsSettings:
+    """A connection's settings. ``api_key`` never shows in a repr."""
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float
+    max_retries: int
+    max_rate_limit_wait: float
+    requests_per_second: float
+    verify_tls: bool
+
+    @classmethod
+    def from_connection_fields(
+        cls, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any]
+    ) -> OctopodsSettings:
+        if not password:
+            raise ValueError(
+                f"Connection {conn_id!r} has no API key: put the WhatsApp Business API key in its password"
+            )
+        try:
+            base_url = protocol.normalize_base_url(host)
+        except ValueError as exc:
+            raise ValueError(f"Connection {conn_id!r}: {exc}") from None
+        values = {f.name: f.read(extra, conn_id) for f in EXTRA_FIELDS}
+        return cls(conn_id=conn_id, base_url=base_url, api_key=password, **values)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.max_retries, max_rate_limit_wait=self.max_rate_limit_wait)
+
+    def status_call(self, message: object) -> StatusCall:
+        """A status query for ``message``, checked (id, or URL on this base) before anything is sent."""
+        message_id = protocol.message_id_of(message, self.base_url)
+        request = protocol.build_request(protocol.status_url(self.base_url, message_id), self.api_key)
+        return StatusCall(request, message_id=message_id, conn_id=self.conn_id, policy=self.retry_policy)
+
+    def probe_request(self) -> Request:
+        return protocol.build_request(protocol.probe_url(self.base_url), self.api_key)
+
