@@ -42,7 +42,8 @@ def _error(http_status: int, request_id: str, code: int | None, text: str) -> we
     return _json(http_status, {"request_id": request_id, "error_code": code, "error": text})
 
 
-def _rate_limited(request_id: str, wait: float, hint: str) -> web.Response:
+def _rate_limited(request_id: str, wait: float, hint: str) -> tuple[web.Response, float]:
+    """A 429, and the time it allows the next request (kept in the log for tests)."""
     retry_at = time.time() + wait
     body: dict[str, Any] = {"request_id": request_id, "error_code": 429, "error": "Rate limit exceeded."}
     headers: dict[str, str] = {}
@@ -55,15 +56,13 @@ def _rate_limited(request_id: str, wait: float, hint: str) -> web.Response:
         headers["Retry-After"] = str(int(wait) + 1)
     elif hint == "header_date":
         headers["Retry-After"] = formatdate(int(retry_at) + 1, usegmt=True)
-    response = _json(429, body, headers)
-    response["retry_at"] = retry_at  # for the request log: tests check no retry came sooner
-    return response
+    return _json(429, body, headers), retry_at
 
 
 def _answer(
     state: EmulatorState, key: str | None, part: str, message_id: int | None, request_id: str
-) -> web.Response:
-    """The answer to one status request, decided under the state lock."""
+) -> web.Response | tuple[web.Response, float]:
+    """The answer to one status request, decided under the state lock (a 429 with its retry time)."""
     if key in state.revoked:
         return _error(400, request_id, ERROR_CODE_KEY_REVOKED, "The API key has been rotated or revoked.")
     if key not in state.keys:
@@ -82,6 +81,15 @@ def _answer(
 
 async def _status(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    state.in_flight += 1
+    state.max_in_flight = max(state.max_in_flight, state.in_flight)
+    try:
+        return await _status_answer(state, request)
+    finally:
+        state.in_flight -= 1
+
+
+async def _status_answer(state: EmulatorState, request: web.Request) -> web.StreamResponse:
     part = request.match_info.get("message_id", "")
     arrived = time.time()
     message_id = int(part) if part.isdigit() else None
@@ -89,35 +97,38 @@ async def _status(request: web.Request) -> web.StreamResponse:
     if state.latency:
         await asyncio.sleep(state.latency)
     with state.lock:
-        response: web.Response | None = _answer(state, request.headers.get(AUTH_HEADER), part, message_id, request_id)
+        answer = _answer(state, request.headers.get(AUTH_HEADER), part, message_id, request_id)
+    response, retry_at = answer if isinstance(answer, tuple) else (answer, None)
     # Faults stand for the infrastructure in front of a working API: they hit answered requests.
     fault = state.take_fault(message_id) if response.status in (200, 400) and part else None
-    if fault is not None:
-        response = await _apply(fault, response, request_id)
+    sent: web.Response | None = _apply(fault, response, request_id) if fault else response
     with state.lock:
         state.log.append(
             RequestRecord(
                 arrived,
                 message_id,
-                response.status if response else 0,
+                sent.status if sent else 0,
                 fault.kind if fault else None,
-                response.get("retry_at") if response else None,
+                retry_at,
             )
         )
-    if response is None:
+    if fault is not None and fault.kind == "slow":
+        # Logged before the wait: a client that timed out has its request on record at once.
+        await asyncio.sleep(fault.seconds)
+    if sent is None:
         # Close without a word: the client sees the connection drop.
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError
-    return response
+    return sent
 
 
-async def _apply(fault: Fault, response: web.Response, request_id: str) -> web.Response | None:
+def _apply(fault: Fault, response: web.Response, request_id: str) -> web.Response | None:
+    """The answer as the fault changes it; None to drop the connection."""
     kind = fault.kind
     if kind == "drop":
         return None
     if kind == "slow":
-        await asyncio.sleep(fault.seconds)
         return response
     if kind == "server_error":
         return _error(500, request_id, None, "Internal server error.")
@@ -126,7 +137,7 @@ async def _apply(fault: Fault, response: web.Response, request_id: str) -> web.R
     if kind == "html_200":
         return web.Response(status=200, text=_HTML.replace("502 Bad Gateway", "Please log in"), content_type="text/html")
     if kind == "rate_limit":
-        return _rate_limited(request_id, fault.seconds, "body_iso")
+        return _rate_limited(request_id, fault.seconds, "body_iso")[0]
     # truncated: the framing is right, the JSON is cut short.
     body = response.body if isinstance(response.body, bytes) else b""
     return web.Response(status=response.status, body=body[: len(body) // 2], content_type="application/json")

@@ -144,6 +144,9 @@ class EmulatorState:
         self.fault_rates: dict[str, float] = {}
         self.random = random.Random(seed)
         self.log: deque[RequestRecord] = deque(maxlen=2_000_000)
+        # Status requests being answered now, and the most at once (only the server loop writes).
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     # --- scripting (any thread) ---------------------------------------------------------
 
@@ -212,6 +215,7 @@ class EmulatorState:
                 "requests": len(self.log),
                 "by_http_status": {str(k): v for k, v in sorted(codes.items())},
                 "messages": len(self.messages),
+                "max_in_flight": self.max_in_flight,
             }
 
     def requests_for(self, message_id: int | None = None) -> list[RequestRecord]:
@@ -221,6 +225,7 @@ class EmulatorState:
     def reset_log(self) -> None:
         with self.lock:
             self.log.clear()
+            self.max_in_flight = 0
 
     # --- answering (server thread) ------------------------------------------------------
 

@@ -1,0 +1,43 @@
+# Two commands on a fresh machine with nothing but Python 3.11+:
+#   make demo   the provider at work against the local Octopods emulator, through Airflow
+#   make test   lint, type check and the whole test suite
+# Each creates its own virtual environment (.venv) on first use.
+
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+AIRFLOW_FLOOR ?= 3.2.0
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint pytest test-floor clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	rm -f $(VENV)/.installed-airflow-*
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+# The suite again on the oldest Airflow we support.
+test-floor:
+	$(MAKE) pytest VENV=.venv-floor AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
+
+clean:
+	rm -rf .venv .venv-floor .airflow .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""Shared test set-up. Airflow reads its configuration at import, so its environment is set
+here, before any test module imports it: a throw-away AIRFLOW_HOME with a SQLite database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_HOME = tempfile.mkdtemp(prefix="octopods-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+
+from airflow_provider_octopods.emulator import Emulator  # noqa: E402
+from airflow_provider_octopods.settings import OctopodsSettings  # noqa: E402
+
+
+def settings_for(emulator: Emulator, *, api_key: str | None = None, **extra: Any) -> OctopodsSettings:
+    """Settings for a connection to ``emulator``, as the hook would build them."""
+    conn = emulator.connection(api_key=api_key, **extra)
+    return OctopodsSettings.from_connection_fields("octopods_test", conn["host"], conn["password"], extra)
+
+
+@pytest.fixture
+def emulator(octopods_emulator: Emulator) -> Emulator:
+    """The emulator of the shipped pytest plugin: the tests use what users get."""
+    return octopods_emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata database, for dag.test()."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return _HOME
+
+
+@pytest.fixture
+def octopods_conn(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[str]:
+    """``octopods_default`` pointing at the emulator, through the environment as users set it."""
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json())
+    yield "octopods_default"

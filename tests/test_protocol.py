@@ -1,0 +1,282 @@
+"""The protocol rules with no server: inputs refused, bodies read, errors typed, waits decided."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from email.utils import formatdate
+
+import pytest
+
+from airflow_provider_octopods import protocol
+from airflow_provider_octopods.errors import (
+    InvalidMessageReference,
+    OctopodsAuthError,
+    OctopodsConnectionError,
+    OctopodsRateLimitError,
+    OctopodsRequestError,
+    OctopodsResponseError,
+    OctopodsServerError,
+    OctopodsTLSError,
+)
+from airflow_provider_octopods.protocol import RetryPolicy, StatusCall, Wait
+from airflow_provider_octopods.status import MessageStatus
+
+BASE = "https://app.octopods.io"
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (3851828, 3851828),
+        ("3851828", 3851828),
+        ("0042", 42),
+        (f"{BASE}/api/v1/whatsapp/messages/3851828", 3851828),
+        (f"https://APP.octopods.io:443/api/v1/whatsapp/messages/7", 7),
+    ],
+)
+def test_message_references_accepted(message: object, expected: int) -> None:
+    assert protocol.message_id_of(message, BASE) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        True,
+        0,
+        -5,
+        2**63,
+        "abc",
+        "12a",
+        " 12",
+        "١٢٣",  # Arabic-Indic digits: str.isdigit() says yes, the API would not
+        "../../admin",
+        3.0,
+        None,
+        "https://evil.example/api/v1/whatsapp/messages/1",
+        "http://app.octopods.io/api/v1/whatsapp/messages/1",  # scheme differs
+        "https://app.octopods.io:8443/api/v1/whatsapp/messages/1",  # port differs
+        "https://app.octopods.io@evil.example/api/v1/whatsapp/messages/1",  # userinfo trick
+        "https://app.octopods.io/api/v2/whatsapp/messages/1",  # path prefix differs
+        "https://app.octopods.io/api/v1/whatsapp/messages/1/../../x",
+        "https://app.octopods.io/api/v1/whatsapp/messages/1?redirect=evil",
+        "https://app.octopods.io/api/v1/whatsapp/messages/",
+    ],
+)
+def test_message_references_refused(message: object) -> None:
+    with pytest.raises(InvalidMessageReference):
+        protocol.message_id_of(message, BASE)
+
+
+def test_url_must_keep_the_base_path_prefix() -> None:
+    base = "https://proxy.example/octopods"
+    assert protocol.message_id_of(f"{base}/api/v1/whatsapp/messages/9", base) == 9
+    with pytest.raises(InvalidMessageReference):
+        protocol.message_id_of("https://proxy.example/api/v1/whatsapp/messages/9", base)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (None, "https://app.octopods.io"),
+        ("", "https://app.octopods.io"),
+        ("app.octopods.io", "https://app.octopods.io"),
+        ("http://127.0.0.1:8765/", "http://127.0.0.1:8765"),
+        ("https://Proxy.Example/octopods/", "https://proxy.example/octopods"),
+    ],
+)
+def test_base_url_normalised(host: str | None, expected: str) -> None:
+    assert protocol.normalize_base_url(host) == expected
+
+
+@pytest.mark.parametrize("host", ["ftp://x", "https://user:pw@x", "https://x/?q=1"])
+def test_base_url_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="base URL"):
+        protocol.normalize_base_url(host)
+
+
+def _body(**fields: object) -> bytes:
+    data = {
+        "request_id": "r-1",
+        "message_id": 7,
+        "status": "delivered",
+        "phone_number": "+15551234567",
+        "channel_message_id": "wamid.X",
+        "sent_at": "2026-04-24T10:23:45Z",
+        "delivered_at": "2026-04-24T10:23:48+00:00",
+        "read_at": None,
+        "failure_reason": None,
+    }
+    data.update(fields)
+    return json.dumps(data).encode()
+
+
+def test_parse_status_reads_the_documented_body() -> None:
+    status = protocol.parse_status(_body(), 7)
+    assert status == MessageStatus(
+        message_id=7,
+        status="delivered",
+        phone_number="+15551234567",
+        channel_message_id="wamid.X",
+        sent_at=datetime(2026, 4, 24, 10, 23, 45, tzinfo=timezone.utc),
+        delivered_at=datetime(2026, 4, 24, 10, 23, 48, tzinfo=timezone.utc),
+        read_at=None,
+        failure_reason=None,
+        request_id="r-1",
+    )
+
+
+def test_parse_status_keeps_unknown_values_and_extra_fields() -> None:
+    status = protocol.parse_status(_body(status="queued", campaign="spring", message_id="7"), 7)
+    assert status.status == "queued"
+    assert not status.is_known
+    assert status.raw["campaign"] == "spring"
+
+
+def test_parse_status_converts_offsets_and_reads_naive_as_utc() -> None:
+    status = protocol.parse_status(_body(sent_at="2026-04-24T12:23:45+02:00", delivered_at="2026-04-24T10:23:48"), 7)
+    assert status.sent_at == datetime(2026, 4, 24, 10, 23, 45, tzinfo=timezone.utc)
+    assert status.delivered_at == datetime(2026, 4, 24, 10, 23, 48, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>login</html>",
+        b'{"request_id": "r-1", "message_id": 7, "sta',
+        b"[1, 2]",
+        _body(status=None),
+        _body(message_id=8),
+        _body(sent_at="yesterday"),
+        _body(sent_at=12),
+    ],
+)
+def test_parse_status_refuses_what_is_not_the_documented_json(body: bytes) -> None:
+    with pytest.raises(OctopodsResponseError) as info:
+        protocol.parse_status(body, 7)
+    assert info.value.retryable
+    assert info.value.http_status == 200
+
+
+def _error(status: int, body: dict[str, object] | bytes, headers: dict[str, str] | None = None):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return protocol.error_for(status, headers or {}, raw, message_id=7, conn_id="my_conn", now=NOW)
+
+
+def test_code_6_is_an_auth_error_whatever_the_status() -> None:
+    for status in (400, 403, 422):
+        err = _error(status, {"request_id": "r-6", "error_code": 6, "error": "revoked"})
+        assert isinstance(err, OctopodsAuthError)
+        assert "my_conn" in str(err)
+        assert (err.http_status, err.error_code, err.error, err.request_id, err.message_id) == (
+            status,
+            6,
+            "revoked",
+            "r-6",
+            7,
+        )
+        assert not err.retryable
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_are_auth_errors(status: int) -> None:
+    assert isinstance(_error(status, b"Forbidden"), OctopodsAuthError)
+
+
+def test_other_400_is_a_request_error_with_the_server_fields() -> None:
+    err = _error(400, {"request_id": "r-2", "error_code": 17, "error": "Message not found."})
+    assert isinstance(err, OctopodsRequestError)
+    assert (err.error_code, err.error, err.request_id) == (17, "Message not found.", "r-2")
+    assert "r-2" in str(err) and "17" in str(err)
+
+
+def test_server_error_keeps_a_snippet_of_an_html_body() -> None:
+    err = _error(502, b"<html>" + b"x" * 1000 + b"</html>")
+    assert isinstance(err, OctopodsServerError) and err.retryable
+    assert err.error is not None and err.error.startswith("<html>") and len(err.error) < 300
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        ({"retry_at": datetime.fromtimestamp(NOW + 10, timezone.utc).isoformat().replace("+00:00", "Z")}, {}, 10.0),
+        ({"retry_at": NOW + 7}, {}, 7.0),
+        ({"retry_after": 3}, {}, 3.0),
+        ({"reset_at": str(NOW + 4)}, {}, 4.0),
+        ({}, {"Retry-After": "12"}, 12.0),
+        ({}, {"Retry-After": formatdate(NOW + 20, usegmt=True)}, 20.0),
+        ({"retry_after": 2}, {"Retry-After": "9"}, 9.0),  # several hints: the latest wins
+        ({"retry_at": NOW - 30}, {}, 0.0),  # already past: no negative wait
+    ],
+)
+def test_rate_limit_delay_reads_every_hint(body: dict[str, object], headers: dict[str, str], expected: float) -> None:
+    assert protocol.rate_limit_delay(headers, body, NOW) == pytest.approx(expected)
+
+
+def test_rate_limit_delay_measures_against_the_server_clock() -> None:
+    # Our clock runs 100 s ahead of the server's: the wait still is what the server meant.
+    server_now = NOW
+    headers = {"Date": formatdate(server_now, usegmt=True)}
+    assert protocol.rate_limit_delay(headers, {"retry_at": server_now + 5}, NOW + 100) == pytest.approx(5.0)
+
+
+def test_rate_limit_delay_without_a_usable_hint() -> None:
+    assert protocol.rate_limit_delay({"Retry-After": "soon"}, {"retry_at": "later"}, NOW) is None
+
+
+def _call(policy: RetryPolicy | None = None) -> StatusCall:
+    request = protocol.build_request(protocol.status_url(BASE, 7), "k")
+    return StatusCall(request, message_id=7, conn_id="c", policy=policy or RetryPolicy(), rand=lambda: 1.0)
+
+
+def test_retries_are_bounded_and_back_off_exponentially() -> None:
+    call = _call(RetryPolicy(max_retries=3, backoff_base=1.0, backoff_max=3.0))
+    waits = [call.receive(503, {}, b"", now=NOW) for _ in range(3)]
+    assert waits == [Wait(1.0), Wait(2.0), Wait(3.0)]
+    with pytest.raises(OctopodsServerError):
+        call.receive(503, {}, b"", now=NOW)
+
+
+def test_transport_failures_retry_but_tls_does_not() -> None:
+    call = _call(RetryPolicy(max_retries=1))
+    assert isinstance(call.fail(protocol.DROPPED, "reset"), Wait)
+    with pytest.raises(OctopodsConnectionError) as info:
+        call.fail(protocol.TIMEOUT, "slow")
+    assert info.value.kind == protocol.TIMEOUT
+    with pytest.raises(OctopodsTLSError):
+        _call().fail(protocol.TLS, "certificate verify failed")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refusals_are_never_retried(status: int) -> None:
+    with pytest.raises((OctopodsAuthError, OctopodsRequestError)):
+        _call().receive(status, {}, json.dumps({"error_code": 2}).encode(), now=NOW)
+
+
+def test_429_waits_at_least_until_the_retry_time_and_within_the_cap() -> None:
+    call = _call(RetryPolicy(max_rate_limit_wait=25.0))
+    wait = call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
+    assert isinstance(wait, Wait) and wait.rate_limited
+    assert wait.seconds >= 10.0
+    assert call.attempts == 0  # 429s do not spend the retry limit
+    call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
+    with pytest.raises(OctopodsRateLimitError) as info:  # a third wait would pass 25 s in all
+        call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
+    assert info.value.retry_at == datetime.fromtimestamp(NOW + 10, timezone.utc)
+
+
+def test_429_without_a_hint_backs_off() -> None:
+    wait = _call(RetryPolicy(backoff_base=2.0)).receive(429, {}, b"{}", now=NOW)
+    assert wait == Wait(2.0, rate_limited=True)
+
+
+def test_probe_outcomes() -> None:
+    ok, text = protocol.probe_outcome(400, {}, json.dumps({"request_id": "p", "error_code": 1}).encode(), "c")
+    assert ok and "accepted" in text
+    ok, text = protocol.probe_outcome(400, {}, json.dumps({"error_code": 6}).encode(), "c")
+    assert not ok and "revoked" in text
+    ok, text = protocol.probe_outcome(404, {}, b"<html>Not Found</html>", "c")
+    assert not ok and "not as the Octopods API" in text
+    ok, text = protocol.probe_outcome(200, {}, b"<html>hello</html>", "c")
+    assert not ok and "not as the Octopods API" in text
