@@ -7,7 +7,7 @@ This module imports nothing from Airflow: Airflow reads it while it is still sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,11 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
-_PARSERS = {"number": float, "integer": _integer, "boolean": _boolean}
+_PARSERS: dict[str, Callable[[Any], float | int | bool]] = {
+    "number": float,
+    "integer": _integer,
+    "boolean": _boolean,
+}
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField("timeout", "Request timeout (seconds)", "How long one request may take.", "number", 10.0, 0.1),
@@ -101,5 +105,3 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         True,
     ),
 )
-
-

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -166,7 +166,7 @@ def _parse_timestamp(value: Any) -> datetime | None:
         raise ValueError(f"not a timestamp: {value!r}")
     parsed = datetime.fromisoformat(value.strip())
     # The API states UTC; a value without an offset is read as UTC, not local time.
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -284,11 +284,13 @@ def error_for(
         )
     if http_status == 429:
         delay = rate_limit_delay(headers, data, now)
-        retry_at = datetime.fromtimestamp(now + delay, timezone.utc) if delay is not None else None
+        retry_at = datetime.fromtimestamp(now + delay, UTC) if delay is not None else None
         return OctopodsRateLimitError("Octopods rate limit reached (HTTP 429)", retry_at=retry_at, **fields)
     if http_status >= 500:
         return OctopodsServerError(f"Octopods server error (HTTP {http_status})", **fields)
-    what = "the message was not found or the request is malformed" if http_status == 400 else "unexpected answer"
+    what = (
+        "the message was not found or the request is malformed" if http_status == 400 else "unexpected answer"
+    )
     return OctopodsRequestError(f"Octopods refused the request: {what}", **fields)
 
 
@@ -317,7 +319,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: float) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
         return ceiling / 2 + ceiling / 2 * rand
 
 
@@ -360,7 +362,9 @@ class StatusCall:
                 return parse_status(body, self.message_id, headers.get("X-Request-Id"))
             except OctopodsResponseError as exc:
                 return self._retry(exc, now)
-        error = error_for(http_status, headers, body, message_id=self.message_id, conn_id=self.conn_id, now=now)
+        error = error_for(
+            http_status, headers, body, message_id=self.message_id, conn_id=self.conn_id, now=now
+        )
         return self._retry(error, now)
 
     def fail(self, kind: str, detail: str) -> Wait:
@@ -388,7 +392,9 @@ class StatusCall:
         return Wait(seconds, rate_limited=True)
 
 
-def probe_outcome(http_status: int, headers: Mapping[str, str], body: bytes, conn_id: str) -> tuple[bool, str]:
+def probe_outcome(
+    http_status: int, headers: Mapping[str, str], body: bytes, conn_id: str
+) -> tuple[bool, str]:
     """Read the answer to the probe (the status path with no id) for ``test_connection``."""
     error = error_for(http_status, headers, body, message_id=None, conn_id=conn_id, now=time.time())
     if isinstance(error, OctopodsAuthError):

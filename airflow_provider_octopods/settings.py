@@ -51,4 +51,3 @@ class OctopodsSettings:
 
     def probe_request(self) -> Request:
         return protocol.build_request(protocol.probe_url(self.base_url), self.api_key)
-

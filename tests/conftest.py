@@ -47,4 +47,4 @@ def airflow_db() -> str:
 def octopods_conn(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[str]:
     """``octopods_default`` pointing at the emulator, through the environment as users set it."""
     monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json())
-    yield "octopods_default"
+    return "octopods_default"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 
 import pytest
@@ -33,7 +33,7 @@ NOW = 1_800_000_000.0
         ("3851828", 3851828),
         ("0042", 42),
         (f"{BASE}/api/v1/whatsapp/messages/3851828", 3851828),
-        (f"https://APP.octopods.io:443/api/v1/whatsapp/messages/7", 7),
+        ("https://APP.octopods.io:443/api/v1/whatsapp/messages/7", 7),
     ],
 )
 def test_message_references_accepted(message: object, expected: int) -> None:
@@ -119,8 +119,8 @@ def test_parse_status_reads_the_documented_body() -> None:
         status="delivered",
         phone_number="+15551234567",
         channel_message_id="wamid.X",
-        sent_at=datetime(2026, 4, 24, 10, 23, 45, tzinfo=timezone.utc),
-        delivered_at=datetime(2026, 4, 24, 10, 23, 48, tzinfo=timezone.utc),
+        sent_at=datetime(2026, 4, 24, 10, 23, 45, tzinfo=UTC),
+        delivered_at=datetime(2026, 4, 24, 10, 23, 48, tzinfo=UTC),
         read_at=None,
         failure_reason=None,
         request_id="r-1",
@@ -135,9 +135,11 @@ def test_parse_status_keeps_unknown_values_and_extra_fields() -> None:
 
 
 def test_parse_status_converts_offsets_and_reads_naive_as_utc() -> None:
-    status = protocol.parse_status(_body(sent_at="2026-04-24T12:23:45+02:00", delivered_at="2026-04-24T10:23:48"), 7)
-    assert status.sent_at == datetime(2026, 4, 24, 10, 23, 45, tzinfo=timezone.utc)
-    assert status.delivered_at == datetime(2026, 4, 24, 10, 23, 48, tzinfo=timezone.utc)
+    status = protocol.parse_status(
+        _body(sent_at="2026-04-24T12:23:45+02:00", delivered_at="2026-04-24T10:23:48"), 7
+    )
+    assert status.sent_at == datetime(2026, 4, 24, 10, 23, 45, tzinfo=UTC)
+    assert status.delivered_at == datetime(2026, 4, 24, 10, 23, 48, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -188,19 +190,27 @@ def test_other_400_is_a_request_error_with_the_server_fields() -> None:
     err = _error(400, {"request_id": "r-2", "error_code": 17, "error": "Message not found."})
     assert isinstance(err, OctopodsRequestError)
     assert (err.error_code, err.error, err.request_id) == (17, "Message not found.", "r-2")
-    assert "r-2" in str(err) and "17" in str(err)
+    assert "r-2" in str(err)
+    assert "17" in str(err)
 
 
 def test_server_error_keeps_a_snippet_of_an_html_body() -> None:
     err = _error(502, b"<html>" + b"x" * 1000 + b"</html>")
-    assert isinstance(err, OctopodsServerError) and err.retryable
-    assert err.error is not None and err.error.startswith("<html>") and len(err.error) < 300
+    assert isinstance(err, OctopodsServerError)
+    assert err.retryable
+    assert err.error is not None
+    assert err.error.startswith("<html>")
+    assert len(err.error) < 300
 
 
 @pytest.mark.parametrize(
     ("body", "headers", "expected"),
     [
-        ({"retry_at": datetime.fromtimestamp(NOW + 10, timezone.utc).isoformat().replace("+00:00", "Z")}, {}, 10.0),
+        (
+            {"retry_at": datetime.fromtimestamp(NOW + 10, UTC).isoformat().replace("+00:00", "Z")},
+            {},
+            10.0,
+        ),
         ({"retry_at": NOW + 7}, {}, 7.0),
         ({"retry_after": 3}, {}, 3.0),
         ({"reset_at": str(NOW + 4)}, {}, 4.0),
@@ -210,7 +220,9 @@ def test_server_error_keeps_a_snippet_of_an_html_body() -> None:
         ({"retry_at": NOW - 30}, {}, 0.0),  # already past: no negative wait
     ],
 )
-def test_rate_limit_delay_reads_every_hint(body: dict[str, object], headers: dict[str, str], expected: float) -> None:
+def test_rate_limit_delay_reads_every_hint(
+    body: dict[str, object], headers: dict[str, str], expected: float
+) -> None:
     assert protocol.rate_limit_delay(headers, body, NOW) == pytest.approx(expected)
 
 
@@ -257,13 +269,14 @@ def test_refusals_are_never_retried(status: int) -> None:
 def test_429_waits_at_least_until_the_retry_time_and_within_the_cap() -> None:
     call = _call(RetryPolicy(max_rate_limit_wait=25.0))
     wait = call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
-    assert isinstance(wait, Wait) and wait.rate_limited
+    assert isinstance(wait, Wait)
+    assert wait.rate_limited
     assert wait.seconds >= 10.0
     assert call.attempts == 0  # 429s do not spend the retry limit
     call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
     with pytest.raises(OctopodsRateLimitError) as info:  # a third wait would pass 25 s in all
         call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
-    assert info.value.retry_at == datetime.fromtimestamp(NOW + 10, timezone.utc)
+    assert info.value.retry_at == datetime.fromtimestamp(NOW + 10, UTC)
 
 
 def test_429_without_a_hint_backs_off() -> None:
@@ -273,10 +286,14 @@ def test_429_without_a_hint_backs_off() -> None:
 
 def test_probe_outcomes() -> None:
     ok, text = protocol.probe_outcome(400, {}, json.dumps({"request_id": "p", "error_code": 1}).encode(), "c")
-    assert ok and "accepted" in text
+    assert ok
+    assert "accepted" in text
     ok, text = protocol.probe_outcome(400, {}, json.dumps({"error_code": 6}).encode(), "c")
-    assert not ok and "revoked" in text
+    assert not ok
+    assert "revoked" in text
     ok, text = protocol.probe_outcome(404, {}, b"<html>Not Found</html>", "c")
-    assert not ok and "not as the Octopods API" in text
+    assert not ok
+    assert "not as the Octopods API" in text
     ok, text = protocol.probe_outcome(200, {}, b"<html>hello</html>", "c")
-    assert not ok and "not as the Octopods API" in text
+    assert not ok
+    assert "not as the Octopods API" in text

@@ -52,12 +52,16 @@ def test_each_status_with_its_timestamps(emulator: Emulator) -> None:
         "failed",
         "read",
     ]
-    assert got[sent].sent_at is not None and got[sent].delivered_at is None
+    assert got[sent].sent_at is not None
+    assert got[sent].delivered_at is None
     assert got[sent].sent_at.utcoffset() == timedelta(0)
-    assert got[read].read_at is not None and got[read].delivered_at is not None
-    assert got[failed].failure_reason == FAILURE_REASONS[1] and got[failed].is_terminal
+    assert got[read].read_at is not None
+    assert got[read].delivered_at is not None
+    assert got[failed].failure_reason == FAILURE_REASONS[1]
+    assert got[failed].is_terminal
     # Read without a reported delivery: no delivered_at, yet the delivery stage is reached.
-    assert got[read_only].delivered_at is None and got[read_only].has_reached("delivered")
+    assert got[read_only].delivered_at is None
+    assert got[read_only].has_reached("delivered")
     assert all(s.request_id for s in got.values())
 
 
@@ -75,7 +79,9 @@ def test_unknown_status_is_kept(emulator: Emulator) -> None:
     [message] = emulator.add_messages(status="queued_for_retry")
     with client(emulator) as c:
         status = c.get_message_status(message)
-    assert status.status == "queued_for_retry" and not status.is_known and not status.is_terminal
+    assert status.status == "queued_for_retry"
+    assert not status.is_known
+    assert not status.is_terminal
 
 
 def test_message_status_url_is_accepted(emulator: Emulator) -> None:
@@ -92,7 +98,8 @@ def test_faults_are_retried_until_success(emulator: Emulator, fault: str) -> Non
     with client(emulator, sleep) as c:
         assert c.get_message_status(message).status == "delivered"
     assert [r.fault for r in emulator.requests(message)] == [fault, fault, None]
-    assert len(sleep.calls) == 2 and sleep.calls[1] > sleep.calls[0] / 2  # backed off, jittered
+    assert len(sleep.calls) == 2
+    assert sleep.calls[1] > sleep.calls[0] / 2
 
 
 @pytest.mark.parametrize(
@@ -111,7 +118,8 @@ def test_retries_spent_end_in_a_typed_error(emulator: Emulator, fault: str, erro
     assert len(emulator.requests(message)) == 3
     assert info.value.message_id == message
     if fault == "server_error":
-        assert info.value.request_id and info.value.http_status == 500
+        assert info.value.request_id
+        assert info.value.http_status == 500
 
 
 def test_slow_reply_times_out_then_retries(emulator: Emulator) -> None:
@@ -130,9 +138,11 @@ def test_revoked_key_fails_fast_without_retries(emulator: Emulator) -> None:
         with OctopodsClient(settings, sleep=sleep) as c, pytest.raises(OctopodsAuthError) as info:
             c.get_message_status(message)
         c_ok.get_message_status(message)
-    assert info.value.error_code == 6 and info.value.request_id
+    assert info.value.error_code == 6
+    assert info.value.request_id
     assert "octopods_test" in str(info.value)
-    assert len(emulator.requests(message)) == 2 and sleep.calls == []
+    assert len(emulator.requests(message)) == 2
+    assert sleep.calls == []
 
 
 def test_unknown_message_is_a_request_error_with_the_servers_fields(emulator: Emulator) -> None:
@@ -140,7 +150,8 @@ def test_unknown_message_is_a_request_error_with_the_servers_fields(emulator: Em
         c.get_message_status(999)
     err = info.value
     assert (err.http_status, err.error_code, err.error) == (400, 2, "Message not found.")
-    assert err.request_id and err.request_id in str(err)
+    assert err.request_id
+    assert err.request_id in str(err)
     assert len(emulator.requests(999)) == 1
 
 
@@ -168,9 +179,13 @@ def test_429_is_never_retried_before_the_retry_time(emulator: Emulator, hint: st
 def test_429_past_the_longest_wait_fails_with_the_retry_time(emulator: Emulator) -> None:
     [message] = emulator.add_messages(deliver_after=0)
     emulator.inject("rate_limit", times=1, seconds=60)
-    with client(emulator, RecordingSleep(), max_rate_limit_wait=5) as c, pytest.raises(OctopodsRateLimitError) as info:
+    with (
+        client(emulator, RecordingSleep(), max_rate_limit_wait=5) as c,
+        pytest.raises(OctopodsRateLimitError) as info,
+    ):
         c.get_message_status(message)
-    assert info.value.retry_at is not None and info.value.http_status == 429
+    assert info.value.retry_at is not None
+    assert info.value.http_status == 429
     assert len(emulator.requests(message)) == 1
 
 

@@ -69,9 +69,8 @@ class AsyncOctopodsClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncOctopodsClient:
-        connector = aiohttp.TCPConnector(
-            limit=self.max_concurrency, ssl=None if self.settings.verify_tls else False
-        )
+        # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
+        connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
         self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
         return self
 
@@ -99,7 +98,7 @@ class AsyncOctopodsClient:
             await self.gate.enter()
             try:
                 step: MessageStatus | Wait = call.receive(*await self._send(call.request))  # type: ignore[arg-type]
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 step = call.fail(_failure_kind(exc), str(exc) or type(exc).__name__)
             if isinstance(step, MessageStatus):
                 return step
@@ -120,7 +119,9 @@ class AsyncOctopodsClient:
         a refused key raises ``OctopodsAuthError`` at once, since no other request can succeed.
         """
         pending = iter(messages)
-        results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(maxsize=2 * self.max_concurrency)
+        results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
+            maxsize=2 * self.max_concurrency
+        )
 
         async def worker() -> None:
             try:
@@ -157,7 +158,7 @@ class AsyncOctopodsClient:
     async def probe(self) -> tuple[bool, str]:
         try:
             answer = await self._send(self.settings.probe_request())
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             error = protocol.transport_error(_failure_kind(exc), str(exc) or type(exc).__name__, None)
             return False, f"{error} (base URL {self.settings.base_url})"
         return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id)  # type: ignore[arg-type]

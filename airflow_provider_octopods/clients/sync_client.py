@@ -45,7 +45,9 @@ class OctopodsClient:
     def close(self) -> None:
         self._session.close()
 
-    def _send(self, request: protocol.Request) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
+    def _send(
+        self, request: protocol.Request
+    ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
         # Redirects are not followed: the key header would go wherever the redirect points.
         response = self._session.get(
             request.url,

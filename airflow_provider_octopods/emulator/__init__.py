@@ -38,9 +38,8 @@ async def serve(state: EmulatorState, host: str, port: int) -> tuple[web.AppRunn
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
-    server = site._server
-    assert server is not None and server.sockets  # started just above
-    return runner, server.sockets[0].getsockname()[1]
+    [address] = runner.addresses
+    return runner, int(address[1])
 
 
 class Emulator:
@@ -154,12 +153,16 @@ class Emulator:
         """Move the scenario clock: lifecycles jump ahead, real time and rate limits do not."""
         self.state.advance(seconds)
 
-    def inject(self, fault: str, times: int = 1, *, message_id: int | None = None, seconds: float = 30.0) -> None:
+    def inject(
+        self, fault: str, times: int = 1, *, message_id: int | None = None, seconds: float = 30.0
+    ) -> None:
         """The next ``times`` status requests (for ``message_id``, or any) meet ``fault``: one of
         ``FAULTS``. ``seconds``: how slow ``slow`` is, how long ``rate_limit`` asks to wait."""
         self.state.inject(fault, times, message_id=message_id, seconds=seconds)
 
-    def set_rate_limit(self, per_second: float | None, burst: float | None = None, hint: str = "body_iso") -> None:
+    def set_rate_limit(
+        self, per_second: float | None, burst: float | None = None, hint: str = "body_iso"
+    ) -> None:
         """Per-key limit; ``hint`` is where a 429 says when to retry (one of ``RETRY_HINTS``)."""
         self.state.set_rate_limit(per_second, burst, hint)
 

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import signal
-import sys
 
 from airflow_provider_octopods.emulator import serve
 from airflow_provider_octopods.emulator.state import EmulatorState, lifecycle
@@ -23,7 +22,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-key", help="the valid key (default: a random one, printed)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every status request")
     parser.add_argument("--rate-limit", type=float, help="requests per second per key (default: none)")
-    parser.add_argument("--messages", type=int, default=0, help="messages to create, delivered after --deliver-after")
+    parser.add_argument(
+        "--messages", type=int, default=0, help="messages to create, delivered after --deliver-after"
+    )
     parser.add_argument("--deliver-after", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -33,7 +34,11 @@ async def _main(args: argparse.Namespace) -> None:
     state = EmulatorState(api_key=args.api_key, seed=args.seed)
     state.latency = args.latency_ms / 1000
     state.set_rate_limit(args.rate_limit)
-    ids = state.add_messages(lifecycle(deliver_after=args.deliver_after), args.messages) if args.messages else []
+    ids = (
+        state.add_messages(lifecycle(deliver_after=args.deliver_after), args.messages)
+        if args.messages
+        else []
+    )
     runner, port = await serve(state, args.host, args.port)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,4 +60,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

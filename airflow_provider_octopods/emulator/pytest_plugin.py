@@ -1,9 +1,9 @@
 """Pytest fixture for DAG tests against a local Octopods API (registered through ``pytest11``).
 
-    def test_my_dag(octopods_emulator, monkeypatch):
-        monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", octopods_emulator.connection_json())
-        [message_id] = octopods_emulator.add_messages(deliver_after=2)
-        ...
+def test_my_dag(octopods_emulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", octopods_emulator.connection_json())
+    [message_id] = octopods_emulator.add_messages(deliver_after=2)
+    ...
 """
 
 from __future__ import annotations

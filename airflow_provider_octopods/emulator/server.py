@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -59,24 +60,39 @@ def _rate_limited(request_id: str, wait: float, hint: str) -> tuple[web.Response
     return _json(429, body, headers), retry_at
 
 
+@dataclass
+class _Answer:
+    response: web.Response
+    retry_at: float | None = None  # on a 429, kept in the log: tests check no retry came sooner
+    fault: Fault | None = None
+
+
 def _answer(
     state: EmulatorState, key: str | None, part: str, message_id: int | None, request_id: str
-) -> web.Response | tuple[web.Response, float]:
-    """The answer to one status request, decided under the state lock (a 429 with its retry time)."""
+) -> _Answer:
+    """The answer to one status request, decided under the state lock."""
     if key in state.revoked:
-        return _error(400, request_id, ERROR_CODE_KEY_REVOKED, "The API key has been rotated or revoked.")
+        return _Answer(
+            _error(400, request_id, ERROR_CODE_KEY_REVOKED, "The API key has been rotated or revoked.")
+        )
     if key not in state.keys:
-        return _error(401, request_id, None, "Invalid API key.")
+        return _Answer(_error(401, request_id, None, "Invalid API key."))
     if state.rate_limit is not None:
         wait = state.rate_limit.take(key, time.monotonic())
         if wait is not None:
-            return _rate_limited(request_id, wait, state.rate_limit.hint)
+            return _Answer(*_rate_limited(request_id, wait, state.rate_limit.hint))
     if not part:
-        return _error(400, request_id, ERROR_CODE_MISSING_ID, "You must supply message_id in your request payload.")
+        return _Answer(
+            _error(
+                400, request_id, ERROR_CODE_MISSING_ID, "You must supply message_id in your request payload."
+            )
+        )
+    # Faults stand for the infrastructure in front of a working API: they hit accepted requests.
+    fault = state.take_fault(message_id)
     message = state.messages.get(message_id) if message_id is not None else None
     if message is None or message.key != key:
-        return _error(400, request_id, ERROR_CODE_NOT_FOUND, "Message not found.")
-    return _json(200, message.body(state.now(), request_id))
+        return _Answer(_error(400, request_id, ERROR_CODE_NOT_FOUND, "Message not found."), fault=fault)
+    return _Answer(_json(200, message.body(state.now(), request_id)), fault=fault)
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
@@ -98,10 +114,8 @@ async def _status_answer(state: EmulatorState, request: web.Request) -> web.Stre
         await asyncio.sleep(state.latency)
     with state.lock:
         answer = _answer(state, request.headers.get(AUTH_HEADER), part, message_id, request_id)
-    response, retry_at = answer if isinstance(answer, tuple) else (answer, None)
-    # Faults stand for the infrastructure in front of a working API: they hit answered requests.
-    fault = state.take_fault(message_id) if response.status in (200, 400) and part else None
-    sent: web.Response | None = _apply(fault, response, request_id) if fault else response
+    fault = answer.fault
+    sent = _apply(fault, answer.response, request_id) if fault else answer.response
     with state.lock:
         state.log.append(
             RequestRecord(
@@ -109,7 +123,7 @@ async def _status_answer(state: EmulatorState, request: web.Request) -> web.Stre
                 message_id,
                 sent.status if sent else 0,
                 fault.kind if fault else None,
-                retry_at,
+                answer.retry_at,
             )
         )
     if fault is not None and fault.kind == "slow":
@@ -135,7 +149,9 @@ def _apply(fault: Fault, response: web.Response, request_id: str) -> web.Respons
     if kind == "bad_gateway_html":
         return web.Response(status=502, text=_HTML, content_type="text/html")
     if kind == "html_200":
-        return web.Response(status=200, text=_HTML.replace("502 Bad Gateway", "Please log in"), content_type="text/html")
+        return web.Response(
+            status=200, text=_HTML.replace("502 Bad Gateway", "Please log in"), content_type="text/html"
+        )
     if kind == "rate_limit":
         return _rate_limited(request_id, fault.seconds, "body_iso")[0]
     # truncated: the framing is right, the JSON is cut short.
@@ -158,13 +174,17 @@ async def _add_messages(request: web.Request) -> web.Response:
         fail_after=spec.get("fail_after"),
         status=spec.get("status"),
     )
-    ids = request.app[STATE].add_messages(steps, int(spec.get("count", 1)), failure_reason=spec.get("failure_reason"))
+    ids = request.app[STATE].add_messages(
+        steps, int(spec.get("count", 1)), failure_reason=spec.get("failure_reason")
+    )
     return web.json_response({"message_ids": ids})
 
 
 async def _set_status(request: web.Request) -> web.Response:
     spec = await _read(request)
-    request.app[STATE].set_status(int(request.match_info["message_id"]), spec["status"], spec.get("failure_reason"))
+    request.app[STATE].set_status(
+        int(request.match_info["message_id"]), spec["status"], spec.get("failure_reason")
+    )
     return web.json_response({"ok": True})
 
 

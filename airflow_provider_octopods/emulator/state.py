@@ -15,7 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
@@ -35,7 +35,7 @@ Step = tuple[float, str]
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -142,7 +142,7 @@ class EmulatorState:
         self.rate_limit: RateLimit | None = None
         self.faults: list[Fault] = []
         self.fault_rates: dict[str, float] = {}
-        self.random = random.Random(seed)
+        self.random = random.Random(seed)  # noqa: S311 - reproducible scenarios, not secrets
         self.log: deque[RequestRecord] = deque(maxlen=2_000_000)
         # Status requests being answered now, and the most at once (only the server loop writes).
         self.in_flight = 0
@@ -196,13 +196,17 @@ class EmulatorState:
         with self.lock:
             self.clock_offset += seconds
 
-    def inject(self, kind: str, times: int = 1, *, message_id: int | None = None, seconds: float = 30.0) -> None:
+    def inject(
+        self, kind: str, times: int = 1, *, message_id: int | None = None, seconds: float = 30.0
+    ) -> None:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
         with self.lock:
             self.faults.append(Fault(kind, times, message_id, seconds))
 
-    def set_rate_limit(self, per_second: float | None, burst: float | None = None, hint: str = "body_iso") -> None:
+    def set_rate_limit(
+        self, per_second: float | None, burst: float | None = None, hint: str = "body_iso"
+    ) -> None:
         if hint not in RETRY_HINTS:
             raise ValueError(f"unknown retry hint {hint!r}; one of {RETRY_HINTS}")
         with self.lock:
@@ -230,14 +234,14 @@ class EmulatorState:
     # --- answering (server thread) ------------------------------------------------------
 
     def take_fault(self, message_id: int | None) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.message_id in (None, message_id):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self.faults.remove(fault)
-                    return fault
-            for kind, rate in self.fault_rates.items():
-                if self.random.random() < rate:
-                    return Fault(kind, 0, None, 30.0)
+        """The fault this request meets, if any. The caller holds ``lock``."""
+        for fault in self.faults:
+            if fault.message_id in (None, message_id):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+                return fault
+        for kind, rate in self.fault_rates.items():
+            if self.random.random() < rate:
+                return Fault(kind, 0, None, 30.0)
         return None

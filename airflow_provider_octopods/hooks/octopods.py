@@ -40,7 +40,9 @@ class OctopodsHook(BaseHook):
         self._settings: OctopodsSettings | None = None
         self._client: OctopodsClient | None = None
 
-    def _settings_from(self, host: str | None, password: str | None, extra: dict[str, Any]) -> OctopodsSettings:
+    def _settings_from(
+        self, host: str | None, password: str | None, extra: dict[str, Any]
+    ) -> OctopodsSettings:
         settings = OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
         # Airflow masks the password in a task, but not in a script or a test: do it ourselves.
         mask_secret(settings.api_key)
