@@ -10,13 +10,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
+CONSTRAINTS ?=
 
 .PHONY: install demo test lint pytest test-floor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		$(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	rm -f $(VENV)/.installed-airflow-*
 	touch $@
 
@@ -37,7 +39,7 @@ test: lint pytest
 
 # The suite again on the oldest Airflow we support.
 test-floor:
-	$(MAKE) pytest VENV=.venv-floor AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
+	$(MAKE) pytest VENV=.venv-floor AIRFLOW_VERSION=$(AIRFLOW_FLOOR) CONSTRAINTS=constraints/airflow-$(AIRFLOW_FLOOR).txt
 
 clean:
 	rm -rf .venv .venv-floor .airflow .demo .pytest_cache .mypy_cache .ruff_cache
