@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -186,3 +190,23 @@ def test_hook_registers_the_key_with_airflows_masker(
     monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(emulator.connection(api_key=secret)))
     OctopodsHook().get_settings()
     assert secret not in str(redact(f"key is {secret}"))
+
+
+def test_connection_from_a_secrets_backend(tmp_path: Path, emulator: Emulator) -> None:
+    """A connections file behind Airflow's LocalFilesystemBackend: no code change in the hook."""
+    [message] = emulator.add_messages(deliver_after=0)
+    connections = tmp_path / "connections.json"
+    connections.write_text(json.dumps({"octopods_vault": emulator.connection()}))
+    env = {
+        **os.environ,
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(connections)}),
+    }
+    script = (
+        "from airflow_provider_octopods.hooks.octopods import OctopodsHook;"
+        f"print(OctopodsHook(octopods_conn_id='octopods_vault').get_message_status({message}).status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "delivered"
