@@ -18,7 +18,9 @@ import time
 import aiohttp
 
 
-async def hammer(base_url: str, key: str, first_id: int, count: int, requests: int, concurrency: int) -> float:
+async def hammer(
+    base_url: str, key: str, first_id: int, count: int, requests: int, concurrency: int
+) -> float:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         queue = iter(range(requests))
@@ -43,16 +45,34 @@ def main() -> None:
     args = parser.parse_args()
     messages = 10_000
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_octopods.emulator", "--port", "0", "--messages", str(messages),
-         "--deliver-after", "0", "--latency-ms", str(args.latency_ms)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_octopods.emulator",
+            "--port",
+            "0",
+            "--messages",
+            str(messages),
+            "--deliver-after",
+            "0",
+            "--latency-ms",
+            str(args.latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert emulator.stdout is not None
         ready = json.loads(emulator.stdout.readline())
         seconds = asyncio.run(
-            hammer(ready["base_url"], ready["api_key"], ready["first_message_id"], messages,
-                   args.requests, args.concurrency)
+            hammer(
+                ready["base_url"],
+                ready["api_key"],
+                ready["first_message_id"],
+                messages,
+                args.requests,
+                args.concurrency,
+            )
         )
     finally:
         emulator.terminate()

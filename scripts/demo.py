@@ -65,7 +65,9 @@ def main() -> int:
             print(migrated.stdout[-3000:], migrated.stderr[-3000:], sep="\n")
             return 1
         step("Running the DAG octopods_read_status with `airflow dags test`")
-        conf = {"messages": [*messages.values()][:-1] + [emulator.message_status_url(messages["still sent"])]}
+        # Ids, and one message_status_url as a send response gives it.
+        ids = list(messages.values())
+        conf = {"messages": [*ids[:-1], emulator.message_status_url(ids[-1])]}
         run = airflow(env, "dags", "test", "octopods_read_status", "--conf", json.dumps(conf))
         output = run.stdout + run.stderr
         finished = re.search(r"DagRun Finished: .*?state=(\w+)", output)
