@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class OctopodsError(AirflowException):
@@ -67,8 +67,9 @@ class InvalidMessageReference(OctopodsError, ValueError):
     """A message id or ``message_status_url`` refused before any request was sent."""
 
 
-class OctopodsAuthError(OctopodsError):
-    """The API key was refused (rotated or revoked: error code 6, or HTTP 401/403). Never retried."""
+class OctopodsAuthError(OctopodsError, AirflowFailException):
+    """The API key was refused (rotated or revoked: error code 6, or HTTP 401/403). Never retried,
+    not even as a task retry: only a new key in the connection helps."""
 
 
 class OctopodsRequestError(OctopodsError):
@@ -121,3 +122,7 @@ class OctopodsTLSError(OctopodsConnectionError):
     """The server's certificate was not accepted. Not retried: it will not change by itself."""
 
     retryable = False
+
+
+class MessageFailedError(AirflowFailException):
+    """WhatsApp rejected the message(s) a sensor waited for. A task retry cannot change that."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 SENT = "sent"
@@ -23,6 +24,34 @@ KNOWN_STATUSES: frozenset[str] = frozenset(_RANK) | {FAILED}
 TARGET_STATUSES: tuple[str, ...] = (DELIVERED, READ)
 
 TIMESTAMP_FIELDS: tuple[str, ...] = ("sent_at", "delivered_at", "read_at")
+
+
+class Outcome(StrEnum):
+    """What a status means for a wait on a target status."""
+
+    WAITING = "waiting"
+    MET = "met"
+    FAILED = "failed"
+
+
+# Status x target -> outcome, for every known status. `read` meets `delivered` (WhatsApp
+# implies delivery on read); a status not in the table keeps the wait going.
+OUTCOMES: Mapping[tuple[str, str], Outcome] = {
+    (SENT, DELIVERED): Outcome.WAITING,
+    (DELIVERED, DELIVERED): Outcome.MET,
+    (READ, DELIVERED): Outcome.MET,
+    (FAILED, DELIVERED): Outcome.FAILED,
+    (SENT, READ): Outcome.WAITING,
+    (DELIVERED, READ): Outcome.WAITING,
+    (READ, READ): Outcome.MET,
+    (FAILED, READ): Outcome.FAILED,
+}
+
+
+def outcome(status: str, target: str) -> Outcome:
+    if target not in TARGET_STATUSES:
+        raise ValueError(f"target_status must be one of {TARGET_STATUSES}, not {target!r}")
+    return OUTCOMES.get((status, target), Outcome.WAITING)
 
 
 def rank(status: str) -> int:
