@@ -1,0 +1,108 @@
+"""The polling policy and a batch's progress, with no server: pure decisions over time."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from airflow_provider_octopods.polling import BatchWatch, PollPolicy
+from airflow_provider_octopods.status import OUTCOMES, MessageStatus, Outcome, outcome, rank
+
+
+def polls_until(policy: PollPolicy, change_at: float) -> list[float]:
+    """The poll times of one message whose status changes at ``change_at``, up to detection."""
+    times, elapsed = [], 0.0
+    while True:
+        at, _ = policy.schedule(elapsed)
+        times.append(at)
+        if at >= change_at:
+            return times
+        elapsed = at
+
+
+@pytest.mark.parametrize(("change_at", "max_requests"), [(5, 1), (60, 8), (900, 25)])
+def test_default_policy_spends_few_requests(change_at: float, max_requests: int) -> None:
+    policy = PollPolicy()
+    times = polls_until(policy, change_at)
+    assert len(times) <= max_requests
+    # Detected within one interval of the change.
+    interval_at_change = policy.schedule(times[-2])[1] if len(times) > 1 else policy.first_delay
+    assert times[-1] - change_at <= interval_at_change
+
+
+def test_schedule_grows_to_its_cap() -> None:
+    policy = PollPolicy(first_delay=5, interval=5, backoff=2, max_interval=20)
+    times = polls_until(policy, 100)
+    assert times[:5] == [5, 10, 20, 40, 60]
+    assert all(b - a == 20 for a, b in itertools.pairwise(times[4:]))
+
+
+def test_restart_resumes_the_schedule_instead_of_polling_at_once() -> None:
+    policy = PollPolicy()
+    watch = BatchWatch([1, 2], "delivered", policy, started_at=1000.0, now=1030.0)
+    assert watch.due(1030.0) == []
+    first = watch.next_due()
+    assert first > 1030.0
+    assert first - 1000.0 == policy.schedule(30.0)[0]
+
+
+def _status(message_id: int, status: str, reason: str | None = None) -> MessageStatus:
+    return MessageStatus(
+        message_id=message_id, status=status, failure_reason=reason, request_id=f"r{message_id}"
+    )
+
+
+def test_batch_settles_and_never_polls_settled_messages() -> None:
+    watch = BatchWatch([1, 2, 3, 4], "delivered", PollPolicy(), started_at=0.0, now=0.0)
+    assert watch.due(5.0) == [1, 2, 3, 4]
+    assert watch.record(_status(1, "delivered"), 5.0) is Outcome.MET
+    assert watch.record(_status(2, "read"), 5.0) is Outcome.MET
+    assert watch.record(_status(3, "failed", "blocked"), 5.0) is Outcome.FAILED
+    assert watch.record(_status(4, "sent"), 5.0) is Outcome.WAITING
+    assert watch.due(100.0) == [4]
+    assert watch.verdict(max_failed=0) is Outcome.FAILED
+    assert watch.verdict(max_failed=1) is Outcome.WAITING
+    watch.record(_status(4, "delivered"), 20.0)
+    assert watch.verdict(max_failed=None) is Outcome.MET
+    assert [r["message_id"] for r in watch.results([4, 3, 2, 1])] == [4, 3, 2, 1]
+    assert "message 3: blocked (request_id r3)" in watch.failure_text(0)
+
+
+def test_waiting_for_read_backs_off_after_delivery() -> None:
+    policy = PollPolicy(read_interval=300)
+    watch = BatchWatch([1], "read", policy, started_at=0.0, now=0.0)
+    watch.record(_status(1, "delivered"), 5.0)
+    assert watch.next_due() == 305.0
+    watch.record(_status(1, "delivered"), 305.0)
+    assert watch.next_due() == 605.0
+
+
+def test_transient_failures_postpone_with_growth() -> None:
+    watch = BatchWatch([1], "delivered", PollPolicy(interval=4, backoff=2, max_interval=100), 0.0, 0.0)
+    watch.postpone(1, 10.0)
+    watch.postpone(1, 14.0)
+    assert watch.next_due() == 22.0
+
+
+def test_unknown_status_waits_and_is_reported_once() -> None:
+    watch = BatchWatch([1, 2], "delivered", PollPolicy(), 0.0, 0.0)
+    assert watch.record(_status(1, "queued"), 5.0) is Outcome.WAITING
+    assert watch.is_new_unknown(_status(1, "queued"))
+    assert not watch.is_new_unknown(_status(2, "queued"))
+    assert not watch.is_new_unknown(_status(2, "sent"))
+
+
+def test_outcome_table_agrees_with_the_stage_order() -> None:
+    for (status, target), result in OUTCOMES.items():
+        if status == "failed":
+            assert result is Outcome.FAILED
+        else:
+            assert (result is Outcome.MET) == (rank(status) >= rank(target))
+    with pytest.raises(ValueError, match="target_status"):
+        outcome("sent", "failed")
+
+
+def test_inconsistent_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="polling policy"):
+        PollPolicy(interval=10, max_interval=5)
