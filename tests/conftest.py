@@ -18,7 +18,12 @@ _HOME = tempfile.mkdtemp(prefix="octopods-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+# One DAGs folder with the example DAGs and the tests' own DAGs, as dag.test() parses the folder.
+_DAGS = Path(_HOME) / "dags"
+_DAGS.mkdir()
+for _dag_file in [*(REPO / "dags").glob("*.py"), *(REPO / "tests" / "dags").glob("*.py")]:
+    (_DAGS / _dag_file.name).symlink_to(_dag_file)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 
 from airflow_provider_octopods.emulator import Emulator  # noqa: E402
 from airflow_provider_octopods.settings import OctopodsSettings  # noqa: E402

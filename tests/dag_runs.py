@@ -1,4 +1,4 @@
-"""Helpers for tests that run the example DAGs with dag.test()."""
+"""Helpers for tests that run DAGs with dag.test(): load a DAG from its file, read the run."""
 
 from __future__ import annotations
 
@@ -8,15 +8,31 @@ from typing import Any
 from tests.conftest import REPO
 
 
-def load_example_dag(dag_id: str) -> Any:
-    """The DAG object of ``dags/<dag_id>.py``, loaded from the file as the DAG processor would."""
-    path = REPO / "dags" / f"{dag_id}.py"
-    spec = importlib.util.spec_from_file_location(f"example_dag_{dag_id}", path)
+def load_dag(dag_id: str, file: str | None = None) -> Any:
+    """A DAG of ``dags/<dag_id>.py`` (the examples) or of ``tests/dags/<file>.py``, loaded
+    from its file as the DAG processor would."""
+    path = REPO / "tests" / "dags" / f"{file}.py" if file else REPO / "dags" / f"{dag_id}.py"
+    spec = importlib.util.spec_from_file_location(f"dag_file_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, dag_id)()
+    found = getattr(module, dag_id)
+    return found() if callable(found) else found
+
+
+def task_state(dag_run: Any, task_id: str) -> str:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = select(TaskInstance.state).where(
+        TaskInstance.dag_id == dag_run.dag_id,
+        TaskInstance.run_id == dag_run.run_id,
+        TaskInstance.task_id == task_id,
+    )
+    with create_session() as session:
+        return str(session.scalar(query))
 
 
 def task_xcom(dag_run: Any, task_id: str) -> Any:

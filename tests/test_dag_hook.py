@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from tests.dag_runs import load_example_dag, task_xcom
+from tests.dag_runs import load_dag, task_xcom
 
 
 def test_read_status_dag_under_dag_test(
@@ -16,7 +16,7 @@ def test_read_status_dag_under_dag_test(
     [failed] = emulator.add_messages(fail_after=0)
     messages = [delivered[0], str(delivered[1]), emulator.message_status_url(failed)]
 
-    dag_run = load_example_dag("octopods_read_status").test(run_conf={"messages": messages})
+    dag_run = load_dag("octopods_read_status").test(run_conf={"messages": messages})
 
     assert dag_run.state == "success"
     assert task_xcom(dag_run, "summarize") == {"delivered": 2, "failed": 1}

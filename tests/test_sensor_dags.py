@@ -1,0 +1,166 @@
+"""MessageStatusSensor end to end: real DAG runs with dag.test() against the emulator. In
+deferrable mode dag.test() runs the trigger inline, so these runs really defer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from airflow_provider_octopods.emulator import Emulator
+from tests.dag_runs import load_dag, task_state, task_xcom
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, airflow_db: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(requests_per_second=500))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCTOPODS_REVOKED", emulator.connection_json(api_key=emulator.revoked_key)
+    )
+
+
+def run_case(dag_id: str, **conf: Any) -> Any:
+    return load_dag(dag_id, file="octopods_sensor_cases").test(run_conf=conf)
+
+
+pytestmark = pytest.mark.usefixtures("connections")
+
+
+@contextmanager
+def settle_when_polled(
+    emulator: Emulator, messages: list[int], status: str = "delivered", polls: int = 2
+) -> Iterator[None]:
+    """Move ``messages`` to ``status`` once each has been polled ``polls`` times: a change that
+    happens while the sensor waits, whatever the task's start-up time."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        pending, deadline = set(messages), time.monotonic() + 120
+        while pending and not stop.is_set() and time.monotonic() < deadline:
+            for message in [m for m in pending if len(emulator.requests(m)) >= polls]:
+                emulator.set_status(message, status)
+                pending.discard(message)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_delivered_after_a_delay(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    [message] = emulator.add_messages(deliver_after=3600)
+    with settle_when_polled(emulator, [message]):
+        dag_run = run_case("sensor_single", message=emulator.message_status_url(message))
+    assert dag_run.state == "success"
+    assert "[DAG TEST] running trigger in line" in caplog.text  # it really deferred
+    result = task_xcom(dag_run, "use")
+    assert result["message_id"] == message and result["status"] == "delivered"
+    assert len(emulator.requests(message)) == 3  # twice while sent, once delivered, then no more
+
+
+def test_read_without_a_reported_delivery(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(read_after=0.3)
+    dag_run = run_case("sensor_single", message=message)
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "use")["status"] == "read"
+
+
+def test_waiting_for_read(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(deliver_after=0)
+    with settle_when_polled(emulator, [message], status="read"):
+        dag_run = run_case("sensor_read", message=message)
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "use")["read_at"] is not None
+
+
+def test_failed_fails_the_task_with_the_reason(emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+    reason = "The template is not approved for the recipient's country."
+    [message] = emulator.add_messages(fail_after=0.2, failure_reason=reason)
+    dag_run = run_case("sensor_single", message=message)
+    out = capfd.readouterr().out
+    assert dag_run.state == "failed"
+    assert task_state(dag_run, "wait") == "failed"
+    assert task_state(dag_run, "use") == "upstream_failed"
+    assert "MessageFailedError" in out and reason.replace("'", "") in out.replace("'", "")
+
+
+def test_failed_as_an_outcome(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(fail_after=0)
+    dag_run = run_case("sensor_failed_outcome", message=message)
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "use")["status"] == "failed"
+
+
+def test_timeout(emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+    [message] = emulator.add_messages(deliver_after=3600)
+    dag_run = run_case("sensor_timeout", message=message)
+    assert dag_run.state == "failed"
+    assert task_state(dag_run, "wait") == "failed"
+    assert "AirflowSensorTimeout" in capfd.readouterr().out
+
+
+def test_soft_fail_skips_on_timeout(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(deliver_after=3600)
+    dag_run = run_case("sensor_soft_fail", message=message)
+    assert task_state(dag_run, "wait") == "skipped"
+    assert task_state(dag_run, "use") == "skipped"
+
+
+def test_revoked_key_fails_at_once_naming_the_connection(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    [message] = emulator.add_messages(deliver_after=0)
+    dag_run = run_case("sensor_revoked", message=message)
+    out = capfd.readouterr().out
+    assert dag_run.state == "failed"
+    assert "octopods_revoked" in out and "rotated or revoked" in out
+    assert emulator.revoked_key not in out
+    assert len(emulator.requests(message)) == 1
+
+
+def test_batch_of_hundreds_with_mixed_outcomes(emulator: Emulator) -> None:
+    delivered = emulator.add_messages(200, deliver_after=0)
+    late = emulator.add_messages(50, deliver_after=3600)
+    read = emulator.add_messages(30, read_after=0)
+    failed = emulator.add_messages(20, fail_after=0.5)
+    messages = [*delivered, *late, *read, *failed]
+    with settle_when_polled(emulator, late):
+        dag_run = run_case("sensor_batch", messages=messages)
+    assert dag_run.state == "success"
+    results = task_xcom(dag_run, "use")
+    assert [r["message_id"] for r in results] == messages
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    assert by_status == {"delivered": 250, "read": 30, "failed": 20}
+    # One request for each message settled at the first poll; never one after settling.
+    assert {len(emulator.requests(m)) for m in [*delivered, *read]} == {1}
+    assert {len(emulator.requests(m)) for m in late} == {3}
+
+
+@pytest.mark.parametrize("dag_id", ["sensor_poke", "sensor_reschedule"])
+def test_poke_and_reschedule_modes(emulator: Emulator, dag_id: str) -> None:
+    [message] = emulator.add_messages(deliver_after=3600)
+    with settle_when_polled(emulator, [message]):
+        dag_run = run_case(dag_id, message=message)
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "use")["status"] == "delivered"
+    assert len(emulator.requests(message)) == 3
+
+
+def test_poke_mode_batch_does_not_repoll_settled_messages(emulator: Emulator) -> None:
+    now = emulator.add_messages(10, deliver_after=0)
+    late = emulator.add_messages(3, deliver_after=3600)
+    with settle_when_polled(emulator, late):
+        dag_run = run_case("sensor_poke_batch", messages=[*now, *late])
+    assert dag_run.state == "success"
+    assert {len(emulator.requests(m)) for m in now} == {1}
