@@ -164,3 +164,11 @@ def test_poke_mode_batch_does_not_repoll_settled_messages(emulator: Emulator) ->
         dag_run = run_case("sensor_poke_batch", messages=[*now, *late])
     assert dag_run.state == "success"
     assert {len(emulator.requests(m)) for m in now} == {1}
+
+
+def test_example_wait_for_delivery_dag(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(deliver_after=3600)
+    with settle_when_polled(emulator, [message]):
+        dag_run = load_dag("octopods_wait_for_delivery").test(run_conf={"message": message})
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "follow_up").startswith(f"message {message} delivered at ")
