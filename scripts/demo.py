@@ -1,9 +1,10 @@
 """`make demo`: the provider at work, through Airflow, against the local Octopods emulator.
 
 Starts the emulator with a few messages in every state, points an env-var connection at it,
-runs the example DAG ``octopods_read_status`` with ``airflow dags test`` in an embedded
-Airflow (SQLite in .demo/, which git ignores), and prints what the DAG read. Everything it
-starts is stopped on the way out, also on Ctrl-C or failure.
+and runs the example DAGs with ``airflow dags test`` in an embedded Airflow (SQLite in .demo/,
+which git ignores): ``octopods_read_status`` reads statuses through the hook, and
+``octopods_wait_for_delivery`` defers until a message is delivered. Everything it starts is
+stopped on the way out, also on Ctrl-C or failure.
 """
 
 from __future__ import annotations
@@ -79,9 +80,26 @@ def main() -> int:
         for line in re.findall(r"^message \d+: \S+$", output, flags=re.MULTILINE):
             print(f"    {line}")
         print(f"    DAG run state: {state}")
-        print(f"    requests the emulator answered: {len(emulator.requests())}")
-        print(f"    took {time.monotonic() - started:.0f} s")
         if state != "success":
+            print(output[-5000:])
+            return 1
+
+        [late] = emulator.add_messages(after_polls=(2, "delivered"))
+        step(f"Running octopods_wait_for_delivery: message {late} is delivered after the sensor's 2nd poll")
+        run = airflow(
+            env, "dags", "test", "octopods_wait_for_delivery", "--conf", json.dumps({"message": late})
+        )
+        output = run.stdout + run.stderr
+        finished = re.search(r"DagRun Finished: .*?state=(\w+)", output)
+        deferred = "running trigger in line" in output
+        print(f"    the sensor deferred to its trigger: {'yes' if deferred else 'no'}")
+        print(f"    status requests it spent waiting: {len(emulator.requests(late))}")
+        print(f"    DAG run state: {finished.group(1) if finished else 'unknown'}")
+        if emulator.api_key in output:
+            print("the API key appeared in Airflow's output")
+            return 1
+        print(f"    took {time.monotonic() - started:.0f} s in all")
+        if not finished or finished.group(1) != "success":
             print(output[-5000:])
             return 1
     return 0

@@ -3,10 +3,6 @@ deferrable mode dag.test() runs the trigger inline, so these runs really defer."
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -30,36 +26,10 @@ def run_case(dag_id: str, **conf: Any) -> Any:
 pytestmark = pytest.mark.usefixtures("connections")
 
 
-@contextmanager
-def settle_when_polled(
-    emulator: Emulator, messages: list[int], status: str = "delivered", polls: int = 2
-) -> Iterator[None]:
-    """Move ``messages`` to ``status`` once each has been polled ``polls`` times: a change that
-    happens while the sensor waits, whatever the task's start-up time."""
-    stop = threading.Event()
-
-    def watch() -> None:
-        pending, deadline = set(messages), time.monotonic() + 120
-        while pending and not stop.is_set() and time.monotonic() < deadline:
-            for message in [m for m in pending if len(emulator.requests(m)) >= polls]:
-                emulator.set_status(message, status)
-                pending.discard(message)
-            stop.wait(0.02)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def test_delivered_after_a_delay(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
-    [message] = emulator.add_messages(deliver_after=3600)
-    with settle_when_polled(emulator, [message]):
-        dag_run = run_case("sensor_single", message=emulator.message_status_url(message))
+    [message] = emulator.add_messages(after_polls=(2, "delivered"))
+    dag_run = run_case("sensor_single", message=emulator.message_status_url(message))
     assert dag_run.state == "success"
     assert "[DAG TEST] running trigger in line" in caplog.text  # it really deferred
     result = task_xcom(dag_run, "use")
@@ -75,9 +45,8 @@ def test_read_without_a_reported_delivery(emulator: Emulator) -> None:
 
 
 def test_waiting_for_read(emulator: Emulator) -> None:
-    [message] = emulator.add_messages(deliver_after=0)
-    with settle_when_polled(emulator, [message], status="read"):
-        dag_run = run_case("sensor_read", message=message)
+    [message] = emulator.add_messages(deliver_after=0, after_polls=(2, "read"))
+    dag_run = run_case("sensor_read", message=message)
     assert dag_run.state == "success"
     assert task_xcom(dag_run, "use")["read_at"] is not None
 
@@ -129,12 +98,11 @@ def test_revoked_key_fails_at_once_naming_the_connection(
 
 def test_batch_of_hundreds_with_mixed_outcomes(emulator: Emulator) -> None:
     delivered = emulator.add_messages(200, deliver_after=0)
-    late = emulator.add_messages(50, deliver_after=3600)
+    late = emulator.add_messages(50, after_polls=(2, "delivered"))
     read = emulator.add_messages(30, read_after=0)
     failed = emulator.add_messages(20, fail_after=0.5)
     messages = [*delivered, *late, *read, *failed]
-    with settle_when_polled(emulator, late):
-        dag_run = run_case("sensor_batch", messages=messages)
+    dag_run = run_case("sensor_batch", messages=messages)
     assert dag_run.state == "success"
     results = task_xcom(dag_run, "use")
     assert [r["message_id"] for r in results] == messages
@@ -149,9 +117,8 @@ def test_batch_of_hundreds_with_mixed_outcomes(emulator: Emulator) -> None:
 
 @pytest.mark.parametrize("dag_id", ["sensor_poke", "sensor_reschedule"])
 def test_poke_and_reschedule_modes(emulator: Emulator, dag_id: str) -> None:
-    [message] = emulator.add_messages(deliver_after=3600)
-    with settle_when_polled(emulator, [message]):
-        dag_run = run_case(dag_id, message=message)
+    [message] = emulator.add_messages(after_polls=(2, "delivered"))
+    dag_run = run_case(dag_id, message=message)
     assert dag_run.state == "success"
     assert task_xcom(dag_run, "use")["status"] == "delivered"
     assert len(emulator.requests(message)) == 3
@@ -159,16 +126,14 @@ def test_poke_and_reschedule_modes(emulator: Emulator, dag_id: str) -> None:
 
 def test_poke_mode_batch_does_not_repoll_settled_messages(emulator: Emulator) -> None:
     now = emulator.add_messages(10, deliver_after=0)
-    late = emulator.add_messages(3, deliver_after=3600)
-    with settle_when_polled(emulator, late):
-        dag_run = run_case("sensor_poke_batch", messages=[*now, *late])
+    late = emulator.add_messages(3, after_polls=(2, "delivered"))
+    dag_run = run_case("sensor_poke_batch", messages=[*now, *late])
     assert dag_run.state == "success"
     assert {len(emulator.requests(m)) for m in now} == {1}
 
 
 def test_example_wait_for_delivery_dag(emulator: Emulator) -> None:
-    [message] = emulator.add_messages(deliver_after=3600)
-    with settle_when_polled(emulator, [message]):
-        dag_run = load_dag("octopods_wait_for_delivery").test(run_conf={"message": message})
+    [message] = emulator.add_messages(after_polls=(2, "delivered"))
+    dag_run = load_dag("octopods_wait_for_delivery").test(run_conf={"message": message})
     assert dag_run.state == "success"
     assert task_xcom(dag_run, "follow_up").startswith(f"message {message} delivered at ")

@@ -203,3 +203,10 @@ def test_bad_ids_are_refused_before_any_request(emulator: Emulator, bad: object)
     with client(emulator) as c, pytest.raises(InvalidMessageReference):
         c.get_message_status(bad)
     assert emulator.requests() == []
+
+
+def test_after_polls_moves_a_message_once_polled_that_often(emulator: Emulator) -> None:
+    [message] = emulator.add_messages(after_polls=(2, "delivered"))
+    emulator.inject("drop", times=1, message_id=message)  # an unanswered poll does not count
+    with client(emulator, RecordingSleep()) as c:
+        assert [c.get_message_status(message).status for _ in range(3)] == ["sent", "sent", "delivered"]

@@ -139,12 +139,17 @@ class Emulator:
         status: str | None = None,
         failure_reason: str | None = None,
         api_key: str | None = None,
+        after_polls: tuple[int, str] | None = None,
     ) -> list[int]:
         """Messages sent now: ``sent`` at once, then delivered / read / failed after so many
         seconds (scenario time). ``read_after`` alone: read with no delivery ever reported.
-        ``status`` alone: a message already at that value, unknown ones too."""
+        ``status`` alone: a message already at that value, unknown ones too.
+        ``after_polls=(2, "delivered")``: answered as above for 2 polls, delivered from the
+        3rd; a change that comes while the client waits, however long it took to start."""
         steps = lifecycle(deliver_after, read_after, fail_after, status)
-        return self.state.add_messages(steps, count, key=api_key, failure_reason=failure_reason)
+        return self.state.add_messages(
+            steps, count, key=api_key, failure_reason=failure_reason, after_polls=after_polls
+        )
 
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         self.state.set_status(message_id, status, failure_reason)

@@ -92,7 +92,10 @@ def _answer(
     message = state.messages.get(message_id) if message_id is not None else None
     if message is None or message.key != key:
         return _Answer(_error(400, request_id, ERROR_CODE_NOT_FOUND, "Message not found."), fault=fault)
-    return _Answer(_json(200, message.body(state.now(), request_id)), fault=fault)
+    now = state.now()
+    if fault is None:  # a poll whose answer the client never saw does not count
+        message.polled(now)
+    return _Answer(_json(200, message.body(now, request_id)), fault=fault)
 
 
 async def _status(request: web.Request) -> web.StreamResponse:

@@ -46,6 +46,25 @@ class Message:
     created_at: float
     steps: tuple[Step, ...]
     failure_reason: str | None = None
+    # (n, status): answered as scripted for n polls, then moved to status. A change that
+    # comes while a client waits, however long the client took to start.
+    after_polls: tuple[int, str] | None = None
+    polls: int = 0
+
+    def move_to(self, status: str, now: float, failure_reason: str | None = None) -> None:
+        """Move to ``status`` at scenario time ``now``, keeping the stages already reached."""
+        elapsed = now - self.created_at
+        self.steps = (*(s for s in self.steps if s[0] <= elapsed), (elapsed, status))
+        if failure_reason is not None:
+            self.failure_reason = failure_reason
+        elif status == FAILED and self.failure_reason is None:
+            self.failure_reason = FAILURE_REASONS[0]
+
+    def polled(self, now: float) -> None:
+        self.polls += 1
+        if self.after_polls is not None and self.polls > self.after_polls[0]:
+            self.move_to(self.after_polls[1], now)
+            self.after_polls = None
 
     def body(self, now: float, request_id: str) -> dict[str, Any]:
         """The documented 200 body as the message stands at scenario time ``now``."""
@@ -160,8 +179,10 @@ class EmulatorState:
         *,
         key: str | None = None,
         failure_reason: str | None = None,
+        after_polls: tuple[int, str] | None = None,
     ) -> list[int]:
-        """Add ``count`` messages sent now that follow the lifecycle ``steps``."""
+        """Add ``count`` messages sent now that follow the lifecycle ``steps`` (and move to
+        ``after_polls[1]`` once polled ``after_polls[0]`` times)."""
         fails = any(status == FAILED for _, status in steps)
         with self.lock:
             now = self.now()
@@ -176,6 +197,7 @@ class EmulatorState:
                     created_at=now,
                     steps=tuple(steps),
                     failure_reason=reason,
+                    after_polls=after_polls,
                 )
                 ids.append(message_id)
             return ids
@@ -183,14 +205,7 @@ class EmulatorState:
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         """Move a message to ``status`` now (keeping the stages it already reached)."""
         with self.lock:
-            msg = self.messages[message_id]
-            elapsed = self.now() - msg.created_at
-            kept = tuple(s for s in msg.steps if s[0] <= elapsed)
-            msg.steps = (*kept, (elapsed, status))
-            if failure_reason is not None:
-                msg.failure_reason = failure_reason
-            elif status == FAILED and msg.failure_reason is None:
-                msg.failure_reason = FAILURE_REASONS[0]
+            self.messages[message_id].move_to(status, self.now(), failure_reason)
 
     def advance(self, seconds: float) -> None:
         with self.lock:
