@@ -4,28 +4,45 @@ from __future__ import annotations
 
 import asyncio
 
+# After a 429 the budget in use halves (down to this share at most) and grows back to the
+# whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
+MIN_SHARE = 1 / 8
+RECOVERY_SECONDS = 30.0
+# Requests due within this window leave without a timer each; the average rate still holds.
+_SLACK = 0.001
+
 
 class RequestGate:
     """Every request of one async client passes here before it is sent.
 
     Requests are spaced ``1 / rate`` apart (a token bucket holding one token: no bursts, so
     the sends that share the key always find headroom). A 429 closes the gate for everyone
-    until the server's retry time, not only for the request that met it.
+    until the server's retry time, not only for the request that met it, and the gate then
+    reopens at half the rate, recovering gradually.
     """
 
     def __init__(self, rate: float | None) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
-        self.interval = 1.0 / rate if rate else 0.0
+        self.rate = rate
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._share = 1.0
+        self._share_at = 0.0
 
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
 
+    def share(self, now: float) -> float:
+        """The part of the rate budget in use at loop time ``now`` (1.0 when no 429 came)."""
+        return min(1.0, self._share + max(0.0, now - self._share_at) / RECOVERY_SECONDS)
+
     def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._now() + seconds)
+        now = self._now()
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._share = max(MIN_SHARE, self.share(now) / 2)
+        self._share_at = self._paused_until
 
     async def enter(self) -> None:
         while True:
@@ -33,10 +50,12 @@ class RequestGate:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
+            if self.rate is None:
+                return
             # Reserve the slot before sleeping, so concurrent callers queue up behind it.
             slot = max(now, self._next_slot)
-            self._next_slot = slot + self.interval
-            if slot > now:
+            self._next_slot = slot + 1.0 / (self.rate * self.share(slot))
+            if slot > now + _SLACK:
                 await asyncio.sleep(slot - now)
             if self._now() >= self._paused_until:
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from airflow_provider_octopods import protocol
 from airflow_provider_octopods.errors import MessageFailedError, OctopodsError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.polling import BatchWatch, PollPolicy
+from airflow_provider_octopods.rendered import as_list
 from airflow_provider_octopods.status import DELIVERED, TARGET_STATUSES, Outcome
 from airflow_provider_octopods.triggers.message_status import (
     DEFAULT_MAX_CONCURRENCY,
@@ -31,18 +31,6 @@ def _deferrable_default() -> bool:
     if os.environ.get("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE") is not None:
         return conf.getboolean("operators", "default_deferrable")
     return True
-
-
-def _as_list(value: Any) -> list[Any]:
-    # A templated XCom renders as text unless the DAG renders native objects.
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError(f"message_ids must be a list of message ids, got {value[:100]!r}") from None
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"message_ids must be a list of message ids, got {type(value).__name__}")
-    return list(value)
 
 
 class MessageStatusSensor(BaseSensorOperator):
@@ -113,7 +101,7 @@ class MessageStatusSensor(BaseSensorOperator):
 
     def _resolve_ids(self) -> list[int]:
         """The message ids after templating, checked before any request, duplicates dropped."""
-        refs = [self.message_id] if self.message_id is not None else _as_list(self.message_ids)
+        refs = [self.message_id] if self.message_id is not None else as_list(self.message_ids, "message_ids")
         if not refs:
             raise ValueError("message_ids is empty: there is nothing to wait for")
         base_url = self.hook.get_settings().base_url

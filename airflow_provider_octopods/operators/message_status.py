@@ -1,0 +1,209 @@
+"""MessageStatusToParquetOperator: a Parquet snapshot of many messages' statuses, for BI."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_octopods.hooks.octopods import OctopodsHook
+from airflow_provider_octopods.rendered import as_list
+from airflow_provider_octopods.snapshot import inputs
+from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into
+from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.snapshot.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
+from airflow_provider_octopods.status import TERMINAL_STATUSES
+
+DEFAULT_MAX_CONCURRENCY = 100
+
+
+def asset_for(output_path: str) -> Asset:
+    """The Asset of a snapshot: the output path up to its first templated part, so every
+    partition of the dataset updates one Asset that BI refresh DAGs can be scheduled on."""
+    static = output_path.split("{{", 1)[0]
+    static = static if static.endswith("/") else static.rsplit("/", 1)[0] + "/"
+    return Asset(uri=static, name="octopods_message_statuses:" + static)
+
+
+class MessageStatusToParquetOperator(BaseOperator):
+    """Write the status of every given message to Parquet: one row per unique message id.
+
+    :param message_ids: ids or ``message_status_url``s (templated; an XCom list works too).
+    :param message_ids_path: instead, a Parquet or CSV file (any ObjectStoragePath URI) with a
+        ``message_id`` column.
+    :param output_path: the directory to write into (templated; local path or any
+        ObjectStoragePath URI). The file is ``part-<map index>.parquet``; a retried try
+        replaces it, so a re-run of the same logical date leaves no duplicates.
+    :param max_requests_per_second: request budget (default: the connection's), split evenly
+        between the mapped instances of a dynamically mapped task.
+    :param max_concurrency: requests in flight at most.
+    :param strict: fail before any request if an input is not a message id at all.
+    :param max_error_ratio: fail (after writing the file) when more than this share of the
+        rows are errors (not found, retries spent).
+    :param previous_snapshot_path: a previous snapshot (file or directory, templated): its
+        messages already ``read`` or ``failed`` are carried forward without a request.
+    :param write_empty_file: on empty input, still write a file with the schema and no rows.
+    :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).
+    :param compression: Parquet codec, ``zstd`` by default.
+    :return: (XCom) a summary: output paths, rows, rows per status, error rows, invalid
+        inputs, requests made, 429s met, seconds.
+    """
+
+    template_fields: Sequence[str] = (
+        "message_ids",
+        "message_ids_path",
+        "output_path",
+        "previous_snapshot_path",
+    )
+    ui_color = "#25d366"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        message_ids: Sequence[int | str] | str | None = None,
+        message_ids_path: str | None = None,
+        octopods_conn_id: str = OctopodsHook.default_conn_name,
+        max_requests_per_second: float | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        strict: bool = False,
+        max_error_ratio: float = 0.01,
+        previous_snapshot_path: str | None = None,
+        write_empty_file: bool = True,
+        timestamp_unit: str = "us",
+        compression: str = "zstd",
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        **kwargs: Any,
+    ) -> None:
+        if (message_ids is None) == (message_ids_path is None):
+            raise ValueError("Pass exactly one of message_ids and message_ids_path")
+        kwargs.setdefault("outlets", [asset_for(output_path)])
+        super().__init__(**kwargs)
+        snapshot_schema(timestamp_unit)  # refuses an unknown unit when the DAG is parsed
+        self.output_path = output_path
+        self.message_ids = message_ids
+        self.message_ids_path = message_ids_path
+        self.octopods_conn_id = octopods_conn_id
+        self.max_requests_per_second = max_requests_per_second
+        self.max_concurrency = max_concurrency
+        self.strict = strict
+        self.max_error_ratio = max_error_ratio
+        self.previous_snapshot_path = previous_snapshot_path
+        self.write_empty_file = write_empty_file
+        self.timestamp_unit = timestamp_unit
+        self.compression = compression
+        self.row_group_rows = row_group_rows
+
+    def _inputs(self, base_url: str) -> inputs.MessageInputs:
+        if self.message_ids_path is not None:
+            source = ObjectStoragePath(self.message_ids_path)
+            with source.open("rb") as stream:  # type: ignore[no-untyped-call]
+                return inputs.collect(inputs.read_refs(stream, source.name), base_url)
+        return inputs.collect(as_list(self.message_ids, "message_ids"), base_url)
+
+    def _carried_forward(self, ids: np.ndarray[Any, Any]) -> pa.Table | None:
+        """Rows of the previous snapshot that cannot change any more (read, failed)."""
+        if not self.previous_snapshot_path:
+            return None
+        previous = ObjectStoragePath(self.previous_snapshot_path)
+        if not previous.exists():
+            self.log.warning("No previous snapshot at %s: fetching everything", previous)
+            return None
+        dataset = ds.dataset(previous.path, filesystem=previous.fs, format="parquet")
+        wanted = (
+            pc.field("status").isin(sorted(TERMINAL_STATUSES))
+            & pc.field("error_code").is_null()
+            & pc.field("message_id").isin(pa.array(ids, pa.int64()))
+        )
+        table = dataset.to_table(filter=wanted).cast(snapshot_schema(self.timestamp_unit))
+        # One row per id even if the previous snapshot had several files covering it.
+        _, first = np.unique(table.column("message_id").to_numpy(), return_index=True)
+        return table.take(pa.array(first))
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        hook = OctopodsHook(octopods_conn_id=self.octopods_conn_id)
+        settings = hook.get_settings()
+        given = self._inputs(settings.base_url)
+        if given.invalid:
+            text = f"{given.invalid} input(s) are not message ids, e.g. {', '.join(given.invalid_samples)}"
+            if self.strict:
+                raise AirflowFailException(f"{text}; nothing was fetched (strict=True)")
+            self.log.warning("%s; they get no row", text)
+        carried = self._carried_forward(given.ids)
+        to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
+
+        map_index = context["ti"].map_index
+        shards = context.get("expanded_ti_count") or 1
+        rate = (self.max_requests_per_second or settings.requests_per_second) / shards
+        target = ObjectStoragePath(self.output_path) / f"part-{max(map_index, 0):05d}.parquet"
+        summary: dict[str, Any] = {
+            "output_paths": [],
+            "inputs": given.received,
+            "duplicates": given.duplicates,
+        }
+        summary.update(invalid_inputs=given.invalid, invalid_samples=given.invalid_samples)
+        if len(given.ids) == 0 and not self.write_empty_file:
+            self.log.info("No message ids: nothing written (write_empty_file=False)")
+            return {**summary, "rows": 0, "seconds": round(time.monotonic() - started, 3)}
+
+        self.log.info(
+            "Snapshot of %d message(s) (%d carried forward) to %s at %.1f requests/s",
+            len(given.ids),
+            len(given.ids) - len(to_fetch),
+            target,
+            rate,
+        )
+        buffer = RowBuffer(self.timestamp_unit)
+        with SnapshotWriter(
+            target, buffer.schema, compression=self.compression, row_group_rows=self.row_group_rows
+        ) as writer:
+            if carried is not None:
+                for batch in carried.to_batches(max_chunksize=self.row_group_rows):
+                    writer.write(batch)
+            counts, requests, rate_limited = asyncio.run(self._fetch(hook, to_fetch, writer, buffer, rate))
+
+        if carried is not None:
+            counts.rows_by_status.update(carried.column("status").to_pylist())
+        rows = writer.rows
+        summary.update(
+            output_paths=[str(target)],
+            rows=rows,
+            rows_by_status=dict(counts.rows_by_status),
+            error_rows=counts.error_rows,
+            carried_forward=0 if carried is None else carried.num_rows,
+            requests=requests,
+            rate_limited=rate_limited,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        self.log.info("Snapshot written: %s", summary)
+        if self.outlets:
+            context["outlet_events"][self.outlets[0]].extra = {"path": str(target), "rows": rows}
+        if rows and counts.error_rows / rows > self.max_error_ratio:
+            raise AirflowException(
+                f"{counts.error_rows} of {rows} rows are errors, more than max_error_ratio="
+                f"{self.max_error_ratio}; the file was written: {target}"
+            )
+        return summary
+
+    async def _fetch(
+        self,
+        hook: OctopodsHook,
+        ids: np.ndarray[Any, Any],
+        writer: SnapshotWriter,
+        buffer: RowBuffer,
+        rate: float,
+    ) -> tuple[FetchCounts, int, int]:
+        async with hook.async_client(
+            max_concurrency=self.max_concurrency, requests_per_second=rate
+        ) as client:
+            counts = await fetch_into(client, (int(i) for i in ids), writer, buffer)
+            return counts, client.requests_sent, client.rate_limited

@@ -1,0 +1,73 @@
+"""The message ids a snapshot covers: checked, deduplicated, and what was refused reported."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from airflow_provider_octopods.errors import InvalidMessageReference
+from airflow_provider_octopods.protocol import MAX_MESSAGE_ID, message_id_of
+
+ID_COLUMN = "message_id"
+SAMPLES = 5
+
+
+@dataclass
+class MessageInputs:
+    """Unique valid ids (sorted int64), and the inputs that could not be ids."""
+
+    ids: np.ndarray[Any, np.dtype[np.int64]]
+    received: int = 0
+    invalid: int = 0
+    invalid_samples: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.invalid - len(self.ids)
+
+
+def collect(refs: Iterable[object], base_url: str) -> MessageInputs:
+    """Check every input once; keep the valid ids in 8 bytes each, not as Python objects."""
+    valid = array("q")
+    received = invalid = 0
+    samples: list[str] = []
+    for ref in refs:
+        received += 1
+        if type(ref) is int and 0 < ref <= MAX_MESSAGE_ID:  # the common case, without a call
+            valid.append(ref)
+            continue
+        try:
+            valid.append(message_id_of(ref, base_url))
+        except InvalidMessageReference:
+            invalid += 1
+            if len(samples) < SAMPLES:
+                samples.append(repr(ref)[:100])
+    ids = np.unique(np.frombuffer(valid, dtype=np.int64)) if valid else np.empty(0, dtype=np.int64)
+    return MessageInputs(ids=ids, received=received, invalid=invalid, invalid_samples=samples)
+
+
+def read_refs(stream: IO[bytes], name: str, batch_rows: int = 65_536) -> Iterator[object]:
+    """The ``message_id`` column of a Parquet or CSV file, streamed in batches."""
+    if name.lower().endswith((".csv", ".csv.gz")):
+        options = pa_csv.ConvertOptions(include_columns=[ID_COLUMN], column_types={ID_COLUMN: pa.string()})
+        reader = pa_csv.open_csv(stream, convert_options=options)
+        for batch in reader:
+            yield from (_from_text(v) for v in batch.column(0).to_pylist())
+        return
+    parquet = pq.ParquetFile(stream)
+    if ID_COLUMN not in parquet.schema_arrow.names:
+        raise ValueError(f"{name} has no {ID_COLUMN!r} column (columns: {parquet.schema_arrow.names})")
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[ID_COLUMN]):
+        yield from batch.column(0).to_pylist()
+
+
+def _from_text(value: str | None) -> object:
+    # CSV cells are text: digits become the int they spell, anything else is checked as given.
+    return int(value) if value is not None and value.isascii() and value.isdigit() else value

@@ -1,0 +1,54 @@
+"""DAGs the snapshot tests run with dag.test(): one per way of using the bulk operator."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
+
+ROOT = os.environ.get("OCTOPODS_TEST_SNAPSHOT_ROOT", "file:///tmp/octopods-test-snapshots")
+OUTPUT = ROOT + "/{{ params.case }}/snapshot_date={{ ds }}/"
+PARAMS = {
+    "case": Param("default", type="string"),
+    "messages": Param([], type="array"),
+    "path": Param("", type="string"),
+    "previous": Param("", type="string"),
+}
+FAST = {"max_requests_per_second": 5000, "max_concurrency": 32}
+CASES: dict[str, dict[str, Any]] = {
+    "snapshot_ids": {"message_ids": "{{ params.messages }}"},
+    "snapshot_file": {"message_ids_path": "{{ params.path }}"},
+    "snapshot_strict": {"message_ids": "{{ params.messages }}", "strict": True},
+    "snapshot_incremental": {
+        "message_ids": "{{ params.messages }}",
+        "previous_snapshot_path": "{{ params.previous }}",
+    },
+    "snapshot_ms_tolerant": {
+        "message_ids": "{{ params.messages }}",
+        "timestamp_unit": "ms",
+        "max_error_ratio": 0.5,
+    },
+    "snapshot_no_empty_file": {"message_ids": "{{ params.messages }}", "write_empty_file": False},
+}
+
+for dag_id, kwargs in CASES.items():
+    with DAG(dag_id, schedule=None, params=PARAMS, render_template_as_native_obj=True) as dag:
+        MessageStatusToParquetOperator(task_id="snapshot", output_path=OUTPUT, **FAST, **kwargs)
+    globals()[dag_id] = dag
+
+
+with DAG(
+    "snapshot_mapped", schedule=None, params=PARAMS, render_template_as_native_obj=True
+) as snapshot_mapped:
+
+    @task
+    def shards(params: dict[str, Any]) -> list[list[int]]:
+        messages = params["messages"]
+        return [messages[i::3] for i in range(3)]
+
+    MessageStatusToParquetOperator.partial(task_id="snapshot", output_path=OUTPUT, **FAST).expand(
+        message_ids=shards()
+    )

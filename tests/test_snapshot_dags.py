@@ -1,0 +1,217 @@
+"""MessageStatusToParquetOperator end to end: dag.test() runs against the emulator, the output
+read back with pyarrow and DuckDB and checked against the emulator's own truth."""
+
+from __future__ import annotations
+
+import glob
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_octopods.emulator import Emulator
+from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from tests.dag_runs import load_dag, task_state, task_xcom
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, airflow_db: str) -> Path:
+    monkeypatch.setenv("OCTOPODS_TEST_SNAPSHOT_ROOT", f"file://{tmp_path}")
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=1))
+    return tmp_path
+
+
+def run_case(dag_id: str, **conf: Any) -> Any:
+    dag = load_dag(dag_id, file="octopods_snapshot_cases")
+    return dag.test(run_conf={"case": dag_id, **conf}, logical_date=_DAY)
+
+
+_DAY = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def partition(root: Path, case: str) -> Path:
+    return root / case / "snapshot_date=2026-11-26"
+
+
+def read_back(folder: Path) -> pa.Table:
+    """All rows of a partition: pyarrow for the schema, DuckDB as a BI tool would read it."""
+    files = sorted(glob.glob(str(folder / "*.parquet")))
+    assert files, f"no parquet file in {folder}"
+    for file in files:
+        schema = pq.read_schema(file)
+        assert any(schema.equals(snapshot_schema(unit), check_metadata=False) for unit in ("us", "ms"))
+    table = pq.read_table(files, partitioning=None)
+    via_duckdb = duckdb.sql(
+        f"select count(*), count(distinct message_id) from read_parquet('{folder}/*.parquet')"
+    )
+    assert via_duckdb.fetchall() == [(table.num_rows, len(set(table.column("message_id").to_pylist())))]
+    return table
+
+
+def rows_by_id(table: pa.Table) -> dict[int, dict[str, Any]]:
+    return {row["message_id"]: row for row in table.to_pylist()}
+
+
+def test_snapshot_matches_the_emulator(root: Path, emulator: Emulator) -> None:
+    delivered = emulator.add_messages(40, deliver_after=0)
+    read = emulator.add_messages(30, deliver_after=0, read_after=0)
+    read_only = emulator.add_messages(10, read_after=0)
+    failed = emulator.add_messages(10, fail_after=0)
+    sent = emulator.add_messages(10)
+    ids = [*delivered, *read, *read_only, *failed, *sent]
+    messages = [
+        *ids,
+        ids[0],
+        str(ids[1]),
+        emulator.message_status_url(ids[2]),
+        999,
+        "abc",
+        -5,
+        "https://x.example/1",
+    ]
+    dag_run = run_case("snapshot_ms_tolerant", messages=messages)
+    assert dag_run.state == "success"
+
+    table = read_back(partition(root, "snapshot_ms_tolerant"))
+    rows = rows_by_id(table)
+    assert sorted(rows) == sorted([*ids, 999])  # every valid id exactly once, invalid ones none
+    truth = {m: emulator.state.messages[m].body(emulator.state.now(), "") for m in ids}
+    for message_id in ids:
+        row, expected = rows[message_id], truth[message_id]
+        assert row["status"] == expected["status"]
+        assert row["failure_reason"] == expected["failure_reason"]
+        for stamp in ("sent_at", "delivered_at", "read_at"):
+            got = row[stamp].isoformat(timespec="milliseconds").replace("+00:00", "Z") if row[stamp] else None
+            assert got == expected[stamp]
+        assert row["error_code"] is None and row["request_id"]
+    assert rows[999]["status"] is None and rows[999]["error_code"] == 2 and rows[999]["request_id"]
+    assert table.schema.field("sent_at").type == pa.timestamp("ms", tz="UTC")
+
+    summary = task_xcom(dag_run, "snapshot")
+    assert summary["rows"] == 101 and summary["error_rows"] == 1
+    assert summary["rows_by_status"] == {"delivered": 40, "read": 40, "failed": 10, "sent": 10}
+    assert summary["invalid_inputs"] == 3 and summary["duplicates"] == 3
+    assert summary["requests"] == 101
+    assert len(emulator.requests()) == 101  # duplicates fetched once, invalid inputs never
+
+
+def test_faults_and_a_429_storm_lose_nothing(
+    root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=3))
+    ids = emulator.add_messages(400, deliver_after=0)
+    emulator.state.fault_rates = {"server_error": 0.05, "drop": 0.03, "truncated": 0.03}
+    emulator.set_rate_limit(per_second=300, burst=5)
+    dag_run = run_case("snapshot_ids", messages=ids)
+    assert dag_run.state == "success"
+    rows = rows_by_id(read_back(partition(root, "snapshot_ids")))
+    assert sorted(rows) == ids
+    summary = task_xcom(dag_run, "snapshot")
+    failed_rows = [r for r in rows.values() if r["error"] is not None]
+    assert summary["error_rows"] == len(failed_rows)  # retries spent: reported, never dropped
+    assert all(r["status"] == "delivered" for r in rows.values() if r["error"] is None)
+    assert any(r.http_status == 429 for r in emulator.requests()), "no 429 was met"
+
+
+def test_rerun_of_the_same_date_replaces_its_file(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(20, deliver_after=0)
+    run_case("snapshot_ids", messages=ids)
+    emulator.add_messages(5)  # more sends that day; the re-run covers the same ids
+    dag_run = run_case("snapshot_ids", messages=ids)
+    assert dag_run.state == "success"
+    folder = partition(root, "snapshot_ids")
+    assert sorted(p.name for p in folder.iterdir()) == ["part-00000.parquet"]  # no temp files left
+    assert sorted(rows_by_id(read_back(folder))) == ids
+
+
+def test_ids_from_csv_and_parquet_files(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(30, deliver_after=0)
+    csv = root / "sent.csv"
+    csv.write_text("message_id,phone\n" + "".join(f"{m},+1\n" for m in ids) + "not-an-id,+1\n")
+    dag_run = run_case("snapshot_file", path=f"file://{csv}")
+    assert dag_run.state == "success"
+    assert sorted(rows_by_id(read_back(partition(root, "snapshot_file")))) == ids
+    assert task_xcom(dag_run, "snapshot")["invalid_inputs"] == 1
+
+    sent_log = root / "sent.parquet"
+    pq.write_table(pa.table({"message_id": pa.array(ids[:10] * 2, pa.int64())}), sent_log)
+    dag_run = run_case("snapshot_file", path=f"file://{sent_log}")
+    assert sorted(rows_by_id(read_back(partition(root, "snapshot_file")))) == ids[:10]
+
+
+def test_strict_fails_before_any_request(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(5, deliver_after=0)
+    dag_run = run_case("snapshot_strict", messages=[*ids, "abc"])
+    assert dag_run.state == "failed"
+    assert emulator.requests() == []
+    assert not partition(root, "snapshot_strict").exists()
+
+
+def test_revoked_key_fails_fast_and_publishes_nothing(
+    root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(api_key=emulator.revoked_key)
+    )
+    ids = emulator.add_messages(500, deliver_after=0, api_key=emulator.revoked_key)
+    dag_run = run_case("snapshot_ids", messages=ids)
+    assert dag_run.state == "failed"
+    assert len(emulator.requests()) <= 32  # the first requests in flight, not 500
+    folder = partition(root, "snapshot_ids")
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_too_many_errors_fail_after_writing(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(10, deliver_after=0)
+    dag_run = run_case("snapshot_ids", messages=[*ids, 1, 2, 3])  # 3 of 13 rows are "not found"
+    assert dag_run.state == "failed"
+    assert len(read_back(partition(root, "snapshot_ids"))) == 13  # nothing fetched is lost
+
+
+def test_incremental_carries_terminal_messages_forward(root: Path, emulator: Emulator) -> None:
+    read = emulator.add_messages(10, deliver_after=0, read_after=0)
+    failed = emulator.add_messages(5, fail_after=0)
+    delivered = emulator.add_messages(10, deliver_after=0)
+    ids = [*read, *failed, *delivered]
+    run_case("snapshot_ids", messages=ids)
+    previous = partition(root, "snapshot_ids")
+    emulator.reset_requests()
+    dag_run = run_case("snapshot_incremental", messages=ids, previous=f"file://{previous}")
+    assert dag_run.state == "success"
+    assert {r.message_id for r in emulator.requests()} == set(delivered)  # no request for terminal ones
+    now = rows_by_id(read_back(partition(root, "snapshot_incremental")))
+    before = rows_by_id(read_back(previous))
+    assert sorted(now) == sorted(ids)
+    for message_id in [*read, *failed]:
+        assert now[message_id] == before[message_id]
+    assert task_xcom(dag_run, "snapshot")["carried_forward"] == 15
+
+
+def test_empty_input(root: Path, emulator: Emulator) -> None:
+    dag_run = run_case("snapshot_ids", messages=[])
+    assert dag_run.state == "success"
+    table = read_back(partition(root, "snapshot_ids"))
+    assert table.num_rows == 0 and table.schema.equals(snapshot_schema(), check_metadata=False)
+    dag_run = run_case("snapshot_no_empty_file", messages=[])
+    assert task_state(dag_run, "snapshot") == "success"
+    assert not partition(root, "snapshot_no_empty_file").exists()
+
+
+def test_mapped_shards_write_separate_files_and_split_the_budget(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(30, deliver_after=0)
+    dag_run = run_case("snapshot_mapped", messages=ids)
+    assert dag_run.state == "success"
+    folder = partition(root, "snapshot_mapped")
+    assert sorted(p.name for p in folder.iterdir()) == [f"part-0000{i}.parquet" for i in range(3)]
+    assert sorted(rows_by_id(read_back(folder))) == ids
+
+
+def test_the_api_key_is_nowhere_in_the_output(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(20, deliver_after=0)
+    run_case("snapshot_ms_tolerant", messages=[*ids, 999])
+    for file in partition(root, "snapshot_ms_tolerant").iterdir():
+        assert emulator.api_key.encode() not in file.read_bytes()
