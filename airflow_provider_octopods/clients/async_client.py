@@ -71,7 +71,10 @@ class AsyncOctopodsClient:
     async def __aenter__(self) -> AsyncOctopodsClient:
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
         connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
-        self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+        # The whole request (connect, send, read the body) within the connection's timeout;
+        # _slots keeps it from including a wait for a pooled connection.
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
         return self
 
     async def __aexit__(
@@ -86,12 +89,11 @@ class AsyncOctopodsClient:
             raise RuntimeError("use the client inside 'async with'")
         async with self._slots:
             self.requests_sent += 1
-            async with asyncio.timeout(self.settings.timeout):
-                # Redirects are not followed: the key header would go wherever they point.
-                async with self._session.get(
-                    request.url, headers=request.headers, allow_redirects=False
-                ) as response:
-                    return response.status, response.headers, await response.read()
+            # Redirects are not followed: the key header would go wherever they point.
+            async with self._session.get(
+                request.url, headers=request.headers, allow_redirects=False
+            ) as response:
+                return response.status, response.headers, await response.read()
 
     async def _run(self, call: StatusCall) -> MessageStatus:
         while True:
@@ -135,13 +137,17 @@ class AsyncOctopodsClient:
         try:
             running = len(workers)
             while running:
-                item = await results.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, Exception):
-                    raise item
-                else:
-                    yield item
+                # Take every result that is ready per wake-up, not one: fewer loop round trips.
+                ready = [await results.get()]
+                while not results.empty():
+                    ready.append(results.get_nowait())
+                for item in ready:
+                    if item is None:
+                        running -= 1
+                    elif isinstance(item, Exception):
+                        raise item
+                    else:
+                        yield item
         finally:
             for task in workers:
                 task.cancel()
