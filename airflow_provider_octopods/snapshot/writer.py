@@ -69,13 +69,20 @@ class SnapshotWriter:
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         if self._pending_rows >= self.row_group_rows:
-            self._flush()
+            # Whole row groups now; the rest waits for the next batches.
+            table = pa.Table.from_batches(self._pending, schema=self.schema)
+            whole = table.num_rows - table.num_rows % self.row_group_rows
+            self._write(table.slice(0, whole))
+            rest = table.slice(whole)
+            self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        self._writer.write_table(table, row_group_size=self.row_group_rows)
+        self.rows += table.num_rows
 
     def _flush(self) -> None:
-        if self._pending:
-            table = pa.Table.from_batches(self._pending, schema=self.schema)
-            self._writer.write_table(table, row_group_size=self.row_group_rows)
-            self.rows += table.num_rows
+        if self._pending_rows:
+            self._write(pa.Table.from_batches(self._pending, schema=self.schema))
             self._pending, self._pending_rows = [], 0
 
     def __enter__(self) -> SnapshotWriter:

@@ -1,0 +1,150 @@
+"""The snapshot's parts on their own: input checks, the writer's row groups and publishing,
+and the request gate's slow-down after a 429."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_octopods.clients.pacing import MIN_SHARE, RECOVERY_SECONDS, RequestGate
+from airflow_provider_octopods.errors import OctopodsServerError
+from airflow_provider_octopods.snapshot import inputs
+from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.snapshot.writer import SnapshotWriter
+from airflow_provider_octopods.status import MessageStatus
+
+BASE = "https://app.octopods.io"
+
+
+def test_collect_checks_dedupes_and_reports() -> None:
+    refs: list[object] = [5, 3, 5, "3", f"{BASE}/api/v1/whatsapp/messages/7", "abc", -1, True, None, 2**63]
+    got = inputs.collect(refs, BASE)
+    assert got.ids.tolist() == [3, 5, 7]
+    assert (got.received, got.invalid, got.duplicates) == (10, 5, 2)
+    assert got.invalid_samples == ["'abc'", "-1", "True", "None", str(2**63)]
+
+
+def test_read_refs_from_csv_and_parquet() -> None:
+    csv = io.BytesIO(b"phone,message_id\n+1,12\n+2, 13\n+3,https://x.example/1\n")
+    assert list(inputs.read_refs(csv, "sent.csv")) == [12, " 13", "https://x.example/1"]
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"message_id": [1, 2, None]}), buffer)
+    buffer.seek(0)
+    assert list(inputs.read_refs(buffer, "sent.parquet")) == [1, 2, None]
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="no 'message_id' column"):
+        pq.write_table(pa.table({"id": [1]}), buffer := io.BytesIO())
+        buffer.seek(0)
+        list(inputs.read_refs(buffer, "other.parquet"))
+
+
+def _rows(count: int, unit: str = "us") -> pa.RecordBatch:
+    buffer = RowBuffer(unit)
+    at = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
+    for i in range(count):
+        buffer.add_status(MessageStatus(message_id=i + 1, status="delivered", sent_at=at), at)
+    buffer.add_error(count + 1, OctopodsServerError("down", http_status=503), at)
+    return buffer.take()
+
+
+def test_row_buffer_keeps_the_fixed_schema() -> None:
+    batch = _rows(2, unit="ms")
+    assert batch.schema.equals(snapshot_schema("ms"))
+    rows = batch.to_pylist()
+    assert rows[0]["sent_at"] == datetime(2026, 11, 26, 10, 0, 0, 123000, tzinfo=UTC)  # truncated to ms
+    assert rows[2]["status"] is None and rows[2]["error_code"] == -1 and "down" in rows[2]["error"]
+
+
+def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
+    with SnapshotWriter(target, snapshot_schema(), row_group_rows=100) as writer:
+        for _ in range(9):
+            writer.write(_rows(29))  # 30 rows a batch
+    meta = pq.ParquetFile(tmp_path / "part-00000.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [100, 100, 70]
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert [p.name for p in tmp_path.iterdir()] == ["part-00000.parquet"]
+
+
+def test_writer_publishes_nothing_on_failure(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
+    with pytest.raises(RuntimeError), SnapshotWriter(target, snapshot_schema()) as writer:
+        writer.write(_rows(10))
+        raise RuntimeError("auth error mid-way")
+    assert list(tmp_path.iterdir()) == []
+
+
+@dataclass
+class MemoryTarget:
+    """An object store: publishing must be one put of a whole file."""
+
+    path: str
+    protocol: str = "memory"
+
+    @property
+    def fs(self) -> Any:
+        return fsspec.filesystem("memory")
+
+
+def test_writer_publishes_to_an_object_store_in_one_put(monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = fsspec.filesystem("memory")
+    puts: list[str] = []
+    monkeypatch.setattr(
+        type(fs),
+        "put_file",
+        lambda self, lpath, rpath, **kw: (
+            puts.append(rpath) or self.pipe_file(rpath, Path(lpath).read_bytes())
+        ),
+    )
+    target = MemoryTarget("/bucket/statuses/part-00000.parquet")
+    with SnapshotWriter(target, snapshot_schema()) as writer:
+        writer.write(_rows(5))
+    assert puts == ["/bucket/statuses/part-00000.parquet"]
+    assert pq.read_table(io.BytesIO(fs.cat_file(target.path))).num_rows == 6
+
+
+def test_gate_halves_after_a_429_and_recovers() -> None:
+    async def main() -> list[float]:
+        gate = RequestGate(100.0)
+        now = asyncio.get_running_loop().time()
+        gate.pause(0.0)
+        shares = [gate.share(now)]
+        gate.pause(0.0)
+        shares.append(gate.share(now))
+        for _ in range(10):
+            gate.pause(0.0)
+        shares.append(gate.share(now))
+        shares.append(gate.share(now + RECOVERY_SECONDS / 2))
+        shares.append(gate.share(now + RECOVERY_SECONDS))
+        return shares
+
+    half, quarter, floor, mid, whole = asyncio.run(main())
+    assert half == pytest.approx(0.5, abs=0.01)
+    assert quarter == pytest.approx(0.25, abs=0.01)
+    assert floor == pytest.approx(MIN_SHARE, abs=0.01)
+    assert mid == pytest.approx(MIN_SHARE + 0.5, abs=0.01)
+    assert whole == 1.0
+
+
+def test_gate_spaces_requests_at_the_rate() -> None:
+    async def main() -> float:
+        gate = RequestGate(200.0)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.gather(*(gate.enter() for _ in range(41)))
+        return loop.time() - start
+
+    assert asyncio.run(main()) >= 40 / 200 - 0.002
