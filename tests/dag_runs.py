@@ -9,9 +9,9 @@ from tests.conftest import REPO
 
 
 def load_dag(dag_id: str, file: str | None = None) -> Any:
-    """A DAG of ``dags/<dag_id>.py`` (the examples) or of ``tests/dags/<file>.py``, loaded
-    from its file as the DAG processor would."""
-    path = REPO / "tests" / "dags" / f"{file}.py" if file else REPO / "dags" / f"{dag_id}.py"
+    """A DAG loaded from its file as the DAG processor would: ``file`` relative to the
+    repository, by default the example ``dags/<dag_id>.py``."""
+    path = REPO / (file or f"dags/{dag_id}.py")
     spec = importlib.util.spec_from_file_location(f"dag_file_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None

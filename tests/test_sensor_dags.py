@@ -20,7 +20,7 @@ def connections(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, airflow_db:
 
 
 def run_case(dag_id: str, **conf: Any) -> Any:
-    return load_dag(dag_id, file="octopods_sensor_cases").test(run_conf=conf)
+    return load_dag(dag_id, file="tests/dags/octopods_sensor_cases.py").test(run_conf=conf)
 
 
 pytestmark = pytest.mark.usefixtures("connections")

@@ -26,7 +26,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, ai
 
 
 def run_case(dag_id: str, **conf: Any) -> Any:
-    dag = load_dag(dag_id, file="octopods_snapshot_cases")
+    dag = load_dag(dag_id, file="tests/dags/octopods_snapshot_cases.py")
     return dag.test(run_conf={"case": dag_id, **conf}, logical_date=_DAY)
 
 
@@ -215,3 +215,29 @@ def test_the_api_key_is_nowhere_in_the_output(root: Path, emulator: Emulator) ->
     run_case("snapshot_ms_tolerant", messages=[*ids, 999])
     for file in partition(root, "snapshot_ms_tolerant").iterdir():
         assert emulator.api_key.encode() not in file.read_bytes()
+
+
+def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    send_log, snapshots = root / "send_log", root / "statuses"
+    send_log.mkdir()
+    monkeypatch.setenv("OCTOPODS_SEND_LOG_ROOT", f"file://{send_log}")
+    monkeypatch.setenv("OCTOPODS_SNAPSHOT_ROOT", f"file://{snapshots}")
+    ids = [*emulator.add_messages(30, deliver_after=0), *emulator.add_messages(5, fail_after=0)]
+    (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, ids)) + "\n")
+
+    dag_run = load_dag("octopods_daily_snapshot").test(logical_date=_DAY)
+    assert dag_run.state == "success"
+    folder = snapshots / "snapshot_date=2026-11-26"
+    assert sorted(rows_by_id(read_back(folder))) == ids
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.uri == f"file://{snapshots}"))
+        assert asset is not None
+        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset.id)).all()[-1]
+        assert event.extra["rows"] == 35
+        assert event.extra["path"] == f"file://{folder}/part-00000.parquet"
+    refresh = load_dag("octopods_statuses_refresh", "dags/octopods_daily_snapshot.py")
+    assert [a.uri for a in refresh.timetable.asset_condition.objects] == [f"file://{snapshots}"]
