@@ -40,11 +40,11 @@ def test_read_refs_from_csv_and_parquet() -> None:
     pq.write_table(pa.table({"message_id": [1, 2, None]}), buffer)
     buffer.seek(0)
     assert list(inputs.read_refs(buffer, "sent.parquet")) == [1, 2, None]
-    buffer.seek(0)
+    other = io.BytesIO()
+    pq.write_table(pa.table({"id": [1]}), other)
+    other.seek(0)
     with pytest.raises(ValueError, match="no 'message_id' column"):
-        pq.write_table(pa.table({"id": [1]}), buffer := io.BytesIO())
-        buffer.seek(0)
-        list(inputs.read_refs(buffer, "other.parquet"))
+        list(inputs.read_refs(other, "other.parquet"))
 
 
 def _rows(count: int, unit: str = "us") -> pa.RecordBatch:
@@ -81,9 +81,14 @@ def test_writer_publishes_nothing_on_failure(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
-    with pytest.raises(RuntimeError), SnapshotWriter(target, snapshot_schema()) as writer:
-        writer.write(_rows(10))
-        raise RuntimeError("auth error mid-way")
+
+    def write_then_fail() -> None:
+        with SnapshotWriter(target, snapshot_schema()) as writer:
+            writer.write(_rows(10))
+            raise RuntimeError("auth error mid-way")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert list(tmp_path.iterdir()) == []
 
 
