@@ -151,6 +151,12 @@ class Emulator:
             steps, count, key=api_key, failure_reason=failure_reason, after_polls=after_polls
         )
 
+    def add_campaign(
+        self, count: int, *, spread_hours: float = 6.0, pending_share: float = 0.02
+    ) -> list[int]:
+        """A realistic campaign: see ``EmulatorState.add_campaign``."""
+        return self.state.add_campaign(count, spread_hours=spread_hours, pending_share=pending_share)
+
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         self.state.set_status(message_id, status, failure_reason)
 

@@ -202,6 +202,50 @@ class EmulatorState:
                 ids.append(message_id)
             return ids
 
+    def add_campaign(
+        self, count: int, *, spread_hours: float = 6.0, pending_share: float = 0.02
+    ) -> list[int]:
+        """``count`` messages sent over the last ``spread_hours``, with a realistic mix: most
+        delivered within seconds (a long tail to minutes), about half of those read later,
+        some read with no delivery reported, ~6 % failed with the documented reasons, and
+        ``pending_share`` of them sent just now and delivered a few seconds from now."""
+        rng = self.random
+        with self.lock:
+            now = self.now()
+            ids = []
+            for _ in range(count):
+                pending = rng.random() < pending_share
+                created = now if pending else now - rng.uniform(0, spread_hours * 3600)
+                message_id = next(self._ids)
+                steps, reason = self._campaign_steps(rng, pending)
+                self.messages[message_id] = Message(
+                    message_id=message_id,
+                    key=self.api_key,
+                    phone_number=f"+1555{message_id % 10_000_000:07d}",
+                    created_at=created,
+                    steps=steps,
+                    failure_reason=reason,
+                )
+                ids.append(message_id)
+            return ids
+
+    @staticmethod
+    def _campaign_steps(rng: random.Random, pending: bool) -> tuple[tuple[Step, ...], str | None]:
+        if pending:
+            return lifecycle(deliver_after=rng.uniform(3, 12)), None
+        draw = rng.random()
+        deliver = rng.lognormvariate(1.4, 0.9)  # median about 4 s, a tail to minutes
+        if draw < 0.06:
+            weights = (0.35, 0.25, 0.15, 0.1, 0.15)
+            return lifecycle(fail_after=rng.uniform(1, 30)), rng.choices(FAILURE_REASONS, weights)[0]
+        if draw < 0.08:
+            return lifecycle(), None  # never confirmed: the phone is off
+        if draw < 0.10:
+            return lifecycle(read_after=deliver + rng.lognormvariate(5.5, 1.2)), None
+        if draw < 0.55:
+            return lifecycle(deliver_after=deliver, read_after=deliver + rng.lognormvariate(5.5, 1.2)), None
+        return lifecycle(deliver_after=deliver), None
+
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         """Move a message to ``status`` now (keeping the stages it already reached)."""
         with self.lock:
