@@ -45,6 +45,7 @@ MAX_MESSAGE_ID = 2**63 - 1  # int64 everywhere downstream (XCom, Parquet)
 # resolution early, and an HTTP Date is truncated to the second.
 RATE_LIMIT_MARGIN = 0.05
 _RETRY_BODY_FIELDS = ("retry_at", "retry_after", "reset_at")
+_DATE_RESOLUTION = 1.0  # an HTTP Date has whole seconds
 # A bare number below this is a relative delay in seconds, above it a Unix timestamp.
 _EPOCH_THRESHOLD = 1_000_000_000
 _DIGITS = re.compile(r"[0-9]+")
@@ -212,11 +213,17 @@ def parse_status(body: bytes, message_id: int, request_id: str | None = None) ->
 
 
 def _server_now(headers: Mapping[str, str], now: float) -> float:
-    """The server's clock when it answered, from its Date header; ours if it sent none."""
+    """The server's clock when it answered.
+
+    Ours, while it agrees with the server's Date header (which is whole seconds, so agreeing
+    means within the second after it). When the clocks disagree by more, the Date: behind
+    it, we would come back early; ahead of it, taking Date's second errs on the late side.
+    """
     try:
-        return parsedate_to_datetime(headers["Date"]).timestamp()
+        date = parsedate_to_datetime(headers["Date"]).timestamp()
     except (KeyError, TypeError, ValueError, IndexError):
         return now
+    return now if date <= now < date + _DATE_RESOLUTION else date
 
 
 def _delay_from_value(value: Any, server_now: float) -> float | None:

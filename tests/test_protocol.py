@@ -297,3 +297,10 @@ def test_probe_outcomes() -> None:
     ok, text = protocol.probe_outcome(200, {}, b"<html>hello</html>", "c")
     assert not ok
     assert "not as the Octopods API" in text
+
+
+def test_rate_limit_delay_keeps_our_precision_while_the_clocks_agree() -> None:
+    headers = {"Date": formatdate(NOW, usegmt=True)}
+    assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW + 0.4) == pytest.approx(0.6)
+    # Our clock behind the server's Date: measured from the Date, never early.
+    assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW - 5) == pytest.approx(1.0)

@@ -133,7 +133,29 @@ def test_poke_mode_batch_does_not_repoll_settled_messages(emulator: Emulator) ->
 
 
 def test_example_wait_for_delivery_dag(emulator: Emulator) -> None:
-    [message] = emulator.add_messages(after_polls=(2, "delivered"))
-    dag_run = load_dag("octopods_wait_for_delivery").test(run_conf={"message": message})
+    emulator.script_sends(after_polls=(2, "delivered"))  # delivered while the sensor waits
+    dag_run = load_dag("octopods_wait_for_delivery").test()
     assert dag_run.state == "success"
-    assert task_xcom(dag_run, "follow_up").startswith(f"message {message} delivered at ")
+    sent = task_xcom(dag_run, "send")
+    assert sent["message_status_url"] == emulator.message_status_url(sent["message_id"])
+    assert task_xcom(dag_run, "follow_up").startswith(f"message {sent['message_id']} delivered at ")
+    assert len(emulator.requests(sent["message_id"])) == 3
+
+
+def test_example_campaign_dag_branches_on_failures(emulator: Emulator) -> None:
+    emulator.script_sends(time_scale=0.02)  # the realistic mix, fifty times faster
+    dag_run = load_dag("octopods_campaign").test(run_conf={"count": 150})
+    assert dag_run.state == "success"
+    statuses = task_xcom(dag_run, "wait_for_campaign")
+    assert len(statuses) == 150
+    assert {s["status"] for s in statuses} <= {"delivered", "read", "failed"}
+    failed = sum(s["status"] == "failed" for s in statuses)
+    chosen = "follow_up_failures" if failed > 0.05 * 150 else "campaign_ok"
+    other = "campaign_ok" if chosen == "follow_up_failures" else "follow_up_failures"
+    assert (task_state(dag_run, chosen), task_state(dag_run, other)) == ("success", "skipped")
+    # Each message was polled until it settled and never after: at most one request (the one
+    # that saw it settled) arrived after the emulator settled it.
+    for status in statuses:
+        message = emulator.state.messages[status["message_id"]]
+        settled_at = message.created_at + next(t for t, st in message.steps if st != "sent")
+        assert len([r for r in emulator.requests(message.message_id) if r.at >= settled_at]) == 1

@@ -218,7 +218,7 @@ def test_the_api_key_is_nowhere_in_the_output(root: Path, emulator: Emulator) ->
 
 
 def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -229,15 +229,15 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch:
     ids = [*emulator.add_messages(30, deliver_after=0), *emulator.add_messages(5, fail_after=0)]
     (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, ids)) + "\n")
 
-    dag_run = load_dag("octopods_daily_snapshot").test(logical_date=_DAY)
+    dag = load_dag("octopods_daily_snapshot")
+    [outlet] = dag.get_task("snapshot_statuses").outlets
+    assert outlet.uri == f"file://{snapshots}"  # one Asset for every daily partition
+    dag_run = dag.test(logical_date=_DAY)
     assert dag_run.state == "success"
     folder = snapshots / "snapshot_date=2026-11-26"
     assert sorted(rows_by_id(read_back(folder))) == ids
     with create_session() as session:
-        asset = session.scalar(select(AssetModel).where(AssetModel.uri == f"file://{snapshots}"))
-        assert asset is not None
-        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset.id)).all()[-1]
-        assert event.extra["rows"] == 35
-        assert event.extra["path"] == f"file://{folder}/part-00000.parquet"
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == dag_run.run_id)).all()
+    assert [e.extra for e in events] == [{"path": f"file://{folder}/part-00000.parquet", "rows": 35}]
     refresh = load_dag("octopods_statuses_refresh", "dags/octopods_daily_snapshot.py")
     assert [a.uri for a in refresh.timetable.asset_condition.objects] == [f"file://{snapshots}"]

@@ -6,7 +6,7 @@ import asyncio
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
-MIN_SHARE = 1 / 8
+MIN_SHARE = 1 / 64
 RECOVERY_SECONDS = 30.0
 # Requests due within this window leave without a timer each; the average rate still holds.
 _SLACK = 0.001

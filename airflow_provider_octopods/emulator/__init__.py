@@ -157,6 +157,12 @@ class Emulator:
         """A realistic campaign: see ``EmulatorState.add_campaign``."""
         return self.state.add_campaign(count, spread_hours=spread_hours, pending_share=pending_share)
 
+    def script_sends(self, **script: Any) -> None:
+        """How ``simulate_send`` (``POST /_emulator/send``) makes messages: ``add_campaign``
+        arguments (default ``unconfirmed=False``; ``time_scale=0.1`` for a ten times faster
+        campaign), or ``after_polls=(2, "delivered")`` for a scripted change."""
+        self.state.send_script = {"unconfirmed": False, **script}
+
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         self.state.set_status(message_id, status, failure_reason)
 

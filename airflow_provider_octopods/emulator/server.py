@@ -183,6 +183,25 @@ async def _add_messages(request: web.Request) -> web.Response:
     return web.json_response({"message_ids": ids})
 
 
+async def _send(request: web.Request) -> web.Response:
+    """A stand-in for Octopods' send endpoint (not part of this provider's contract): sends
+    ``count`` messages now, with a realistic mix of outcomes, and answers send responses."""
+    state, spec = request.app[STATE], await _read(request)
+    key = request.headers.get(AUTH_HEADER)
+    if key not in state.keys:
+        return _error(401, str(uuid.uuid4()), None, "Invalid API key.")
+    script = state.send_script
+    count = int(spec.get("count", 1))
+    if "after_polls" in script:  # a scripted change while the client waits (tests, demos)
+        ids = state.add_messages(lifecycle(), count, key=key, after_polls=script["after_polls"])
+    else:
+        ids = state.add_campaign(count, spread_hours=0, key=key, **script)
+    base = f"{request.scheme}://{request.host}{STATUS_PREFIX}"
+    return web.json_response(
+        {"messages": [{"message_id": m, "message_status_url": f"{base}/{m}", "status": "sent"} for m in ids]}
+    )
+
+
 async def _set_status(request: web.Request) -> web.Response:
     spec = await _read(request)
     request.app[STATE].set_status(
@@ -220,6 +239,7 @@ def make_app(state: EmulatorState) -> web.Application:
     app.router.add_get(STATUS_PREFIX + "/", _status)
     app.router.add_get(STATUS_PREFIX + "/{message_id}", _status)
     app.router.add_post("/_emulator/messages", _add_messages)
+    app.router.add_post("/_emulator/send", _send)
     app.router.add_post("/_emulator/messages/{message_id}", _set_status)
     app.router.add_post("/_emulator/config", _configure)
     app.router.add_get("/_emulator/stats", _stats)

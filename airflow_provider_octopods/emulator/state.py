@@ -110,6 +110,24 @@ def lifecycle(
     return tuple(steps)
 
 
+def _campaign_steps(
+    rng: random.Random, unconfirmed: bool, time_scale: float = 1.0
+) -> tuple[tuple[Step, ...], str | None]:
+    draw = rng.random()
+    deliver = rng.lognormvariate(1.4, 0.9) * time_scale  # median about 4 s, a tail to a minute
+    read = deliver + rng.lognormvariate(5.5, 1.2) * time_scale  # median about 4 min later
+    if draw < 0.06:
+        reason = rng.choices(FAILURE_REASONS, (0.35, 0.25, 0.15, 0.1, 0.15))[0]
+        return lifecycle(fail_after=rng.uniform(1, 30) * time_scale), reason
+    if unconfirmed and draw < 0.08:
+        return lifecycle(), None
+    if draw < 0.10:
+        return lifecycle(read_after=read), None  # read, delivery never reported
+    if draw < 0.55:
+        return lifecycle(deliver_after=deliver, read_after=read), None
+    return lifecycle(deliver_after=deliver), None
+
+
 @dataclass
 class RateLimit:
     """Token bucket per key: ``per_second`` refill, ``burst`` capacity."""
@@ -163,6 +181,8 @@ class EmulatorState:
         self.fault_rates: dict[str, float] = {}
         self.random = random.Random(seed)  # noqa: S311 - reproducible scenarios, not secrets
         self.log: deque[RequestRecord] = deque(maxlen=2_000_000)
+        # How /_emulator/send makes messages: add_campaign() keyword arguments.
+        self.send_script: dict[str, Any] = {"unconfirmed": False}
         # Status requests being answered now, and the most at once (only the server loop writes).
         self.in_flight = 0
         self.max_in_flight = 0
@@ -203,48 +223,36 @@ class EmulatorState:
             return ids
 
     def add_campaign(
-        self, count: int, *, spread_hours: float = 6.0, pending_share: float = 0.02
+        self,
+        count: int,
+        *,
+        spread_hours: float = 6.0,
+        unconfirmed: bool = True,
+        time_scale: float = 1.0,
+        key: str | None = None,
     ) -> list[int]:
-        """``count`` messages sent over the last ``spread_hours``, with a realistic mix: most
-        delivered within seconds (a long tail to minutes), about half of those read later,
-        some read with no delivery reported, ~6 % failed with the documented reasons, and
-        ``pending_share`` of them sent just now and delivered a few seconds from now."""
+        """``count`` messages sent over the last ``spread_hours`` (0: sent now), with a
+        realistic mix: most delivered within seconds (a tail to minutes), about half of those
+        read minutes to hours later, some read with no delivery reported, ~6 % failed with the
+        documented reasons and, if ``unconfirmed``, ~2 % never confirmed (a phone left off).
+        ``time_scale`` stretches or shrinks every delay (0.1: ten times faster)."""
         rng = self.random
         with self.lock:
             now = self.now()
             ids = []
             for _ in range(count):
-                pending = rng.random() < pending_share
-                created = now if pending else now - rng.uniform(0, spread_hours * 3600)
                 message_id = next(self._ids)
-                steps, reason = self._campaign_steps(rng, pending)
+                steps, reason = _campaign_steps(rng, unconfirmed, time_scale)
                 self.messages[message_id] = Message(
                     message_id=message_id,
-                    key=self.api_key,
+                    key=key or self.api_key,
                     phone_number=f"+1555{message_id % 10_000_000:07d}",
-                    created_at=created,
+                    created_at=now - rng.uniform(0, spread_hours * 3600),
                     steps=steps,
                     failure_reason=reason,
                 )
                 ids.append(message_id)
             return ids
-
-    @staticmethod
-    def _campaign_steps(rng: random.Random, pending: bool) -> tuple[tuple[Step, ...], str | None]:
-        if pending:
-            return lifecycle(deliver_after=rng.uniform(3, 12)), None
-        draw = rng.random()
-        deliver = rng.lognormvariate(1.4, 0.9)  # median about 4 s, a tail to minutes
-        if draw < 0.06:
-            weights = (0.35, 0.25, 0.15, 0.1, 0.15)
-            return lifecycle(fail_after=rng.uniform(1, 30)), rng.choices(FAILURE_REASONS, weights)[0]
-        if draw < 0.08:
-            return lifecycle(), None  # never confirmed: the phone is off
-        if draw < 0.10:
-            return lifecycle(read_after=deliver + rng.lognormvariate(5.5, 1.2)), None
-        if draw < 0.55:
-            return lifecycle(deliver_after=deliver, read_after=deliver + rng.lognormvariate(5.5, 1.2)), None
-        return lifecycle(deliver_after=deliver), None
 
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         """Move a message to ``status`` now (keeping the stages it already reached)."""
