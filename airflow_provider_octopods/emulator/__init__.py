@@ -152,10 +152,12 @@ class Emulator:
         )
 
     def add_campaign(
-        self, count: int, *, spread_hours: float = 6.0, pending_share: float = 0.02
+        self, count: int, *, spread_hours: float = 6.0, unconfirmed: bool = True, time_scale: float = 1.0
     ) -> list[int]:
-        """A realistic campaign: see ``EmulatorState.add_campaign``."""
-        return self.state.add_campaign(count, spread_hours=spread_hours, pending_share=pending_share)
+        """A campaign with a realistic mix of outcomes and delays: see ``EmulatorState.add_campaign``."""
+        return self.state.add_campaign(
+            count, spread_hours=spread_hours, unconfirmed=unconfirmed, time_scale=time_scale
+        )
 
     def script_sends(self, **script: Any) -> None:
         """How ``simulate_send`` (``POST /_emulator/send``) makes messages: ``add_campaign``
