@@ -1,10 +1,14 @@
-"""`make demo`: the provider at work, through Airflow, against the local Octopods emulator.
+"""`make demo`: the provider doing its real job, against the local Octopods emulator.
 
-Starts the emulator with a few messages in every state, points an env-var connection at it,
-and runs the example DAGs with ``airflow dags test`` in an embedded Airflow (SQLite in .demo/,
-which git ignores): ``octopods_read_status`` reads statuses through the hook, and
-``octopods_wait_for_delivery`` defers until a message is delivered. Everything it starts is
-stopped on the way out, also on Ctrl-C or failure.
+1. The emulator starts with the day's earlier campaign: a few thousand messages sent over the
+   last hours, with a realistic mix of outcomes and delays; their ids go to the day's send log.
+2. An embedded Airflow (SQLite in .demo/, which git ignores) with an env-var connection.
+3. ``octopods_campaign`` (``airflow dags test``): sends a new campaign, waits for every message
+   with one deferred batch sensor (its trigger really runs), branches on the failures.
+4. ``octopods_daily_snapshot``: the day's statuses into Parquet, then the delivery report.
+5. Where the Parquet and the report are, and the report's headline figures.
+
+Everything it starts is stopped on the way out, also on Ctrl-C or failure; a second run works.
 """
 
 from __future__ import annotations
@@ -14,100 +18,151 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from airflow_provider_octopods.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
-HOME = REPO / ".demo" / "airflow"
+DEMO = REPO / ".demo"
+EARLIER_MESSAGES = 3000
+CAMPAIGN = 300
+STARTED = time.monotonic()
 
 
 def step(text: str) -> None:
-    print(f"==> {text}", flush=True)
+    print(f"[{time.monotonic() - STARTED:5.0f} s] {text}", flush=True)
 
 
 def airflow_env(emulator: Emulator) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(HOME),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{HOME}/airflow.db",
-        AIRFLOW_CONN_OCTOPODS_DEFAULT=emulator.connection_json(),
-    )
-    return env
+    home = DEMO / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        # The demo's key may spend 300 status requests/s; a real key shares its limit with sends.
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT": emulator.connection_json(requests_per_second=300),
+        "OCTOPODS_SEND_LOG_ROOT": f"file://{DEMO}/send_log",
+        "OCTOPODS_SNAPSHOT_ROOT": f"file://{DEMO}/statuses",
+        "OCTOPODS_REPORT_ROOT": str(DEMO / "reports"),
+    }
 
 
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, check=False
-    )
+def airflow(env: dict[str, str], *args: str, progress: Callable[[], str] | None = None) -> str:
+    """Run an airflow command; print ``progress()`` every few seconds while it runs."""
+    done = threading.Event()
 
+    def report() -> None:
+        while progress and not done.wait(5):
+            step(f"  ... {progress()}")
 
-def main() -> int:
-    started = time.monotonic()
-    HOME.mkdir(parents=True, exist_ok=True)
-    with Emulator() as emulator:
-        step(f"Octopods emulator listening on {emulator.base_url}")
-        messages = {
-            "delivered": emulator.add_messages(deliver_after=0)[0],
-            "read": emulator.add_messages(deliver_after=0, read_after=0)[0],
-            "read, delivery never reported": emulator.add_messages(read_after=0)[0],
-            "failed": emulator.add_messages(fail_after=0)[0],
-            "still sent": emulator.add_messages(deliver_after=3600)[0],
-        }
-        for label, message_id in messages.items():
-            print(f"    message {message_id}: {label}")
-        env = airflow_env(emulator)
-        step("Preparing the embedded Airflow metadata database (SQLite in .demo/)")
-        migrated = airflow(env, "db", "migrate")
-        if migrated.returncode != 0:
-            print(migrated.stdout[-3000:], migrated.stderr[-3000:], sep="\n")
-            return 1
-        step("Running the DAG octopods_read_status with `airflow dags test`")
-        # Ids, and one message_status_url as a send response gives it.
-        ids = list(messages.values())
-        conf = {"messages": [*ids[:-1], emulator.message_status_url(ids[-1])]}
-        run = airflow(env, "dags", "test", "octopods_read_status", "--conf", json.dumps(conf))
-        output = run.stdout + run.stderr
-        finished = re.search(r"DagRun Finished: .*?state=(\w+)", output)
-        state = finished.group(1) if finished else "unknown"
-        if emulator.api_key in output:
-            print("the API key appeared in Airflow's output")
-            return 1
-        step("What the DAG read through OctopodsHook:")
-        for line in re.findall(r"^message \d+: \S+$", output, flags=re.MULTILINE):
-            print(f"    {line}")
-        print(f"    DAG run state: {state}")
-        if state != "success":
-            print(output[-5000:])
-            return 1
-
-        [late] = emulator.add_messages(after_polls=(2, "delivered"))
-        step(f"Running octopods_wait_for_delivery: message {late} is delivered after the sensor's 2nd poll")
-        run = airflow(
-            env, "dags", "test", "octopods_wait_for_delivery", "--conf", json.dumps({"message": late})
+    ticker = threading.Thread(target=report, daemon=True)
+    ticker.start()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, check=False
         )
-        output = run.stdout + run.stderr
-        finished = re.search(r"DagRun Finished: .*?state=(\w+)", output)
+    finally:
+        done.set()
+        ticker.join()
+    output = run.stdout + run.stderr
+    finished = re.search(r"DagRun Finished: .*?state=(\w+)", output)
+    failed = run.returncode != 0 or (args[0] == "dags" and (not finished or finished.group(1) != "success"))
+    if failed:
+        print(output[-6000:])
+        raise SystemExit(f"`airflow {' '.join(args[:3])}` did not succeed")
+    if (
+        env["AIRFLOW_CONN_OCTOPODS_DEFAULT"]
+        and json.loads(env["AIRFLOW_CONN_OCTOPODS_DEFAULT"])["password"] in output
+    ):
+        raise SystemExit("the API key appeared in Airflow's output")
+    return output
+
+
+def main() -> None:
+    today = datetime.now(UTC).date().isoformat()
+    with Emulator() as emulator:
+        step(f"Octopods emulator on {emulator.base_url}")
+        earlier = emulator.add_campaign(EARLIER_MESSAGES, spread_hours=6)
+        send_log = DEMO / "send_log"
+        send_log.mkdir(parents=True, exist_ok=True)
+        (send_log / f"{today}.csv").write_text("message_id\n" + "".join(f"{m}\n" for m in earlier))
+        step(f"{EARLIER_MESSAGES:,} messages sent earlier today are in the send log {send_log}/{today}.csv")
+        # The new campaign's delays run twenty times faster than life, so that its slowest
+        # messages (read minutes later, with no delivery reported) settle within a minute.
+        emulator.script_sends(time_scale=0.05)
+        env = airflow_env(emulator)
+
+        step("Preparing the embedded Airflow (SQLite metadata in .demo/airflow)")
+        airflow(env, "db", "migrate")
+
+        step(f"octopods_campaign: sending {CAMPAIGN} messages, one deferred sensor waits for all of them")
+        before = len(emulator.requests())
+        output = airflow(
+            env,
+            "dags",
+            "test",
+            "octopods_campaign",
+            today,
+            "--conf",
+            json.dumps({"count": CAMPAIGN}),
+            progress=lambda: f"{len(emulator.requests()) - before} status requests so far",
+        )
         deferred = "running trigger in line" in output
-        print(f"    the sensor deferred to its trigger: {'yes' if deferred else 'no'}")
-        print(f"    status requests it spent waiting: {len(emulator.requests(late))}")
-        print(f"    DAG run state: {finished.group(1) if finished else 'unknown'}")
-        if emulator.api_key in output:
-            print("the API key appeared in Airflow's output")
-            return 1
-        print(f"    took {time.monotonic() - started:.0f} s in all")
-        if not finished or finished.group(1) != "success":
-            print(output[-5000:])
-            return 1
-    return 0
+        failed = re.search(r"(\d+) of (\d+) messages failed", output)
+        branch = (
+            "follow_up_failures"
+            if "follow_up_failures" in output.split("Following branch")[-1][:200]
+            else None
+        )
+        step(
+            f"  the sensor deferred to its trigger: {'yes' if deferred else 'no'}; "
+            f"{len(emulator.requests()) - before} status requests for {CAMPAIGN} messages; "
+            f"{failed.group(0) if failed else 'failures unknown'}" + (f"; branch: {branch}" if branch else "")
+        )
+
+        step("octopods_daily_snapshot: every message of the day to Parquet, then the delivery report")
+        before = len(emulator.requests())
+        airflow(
+            env,
+            "dags",
+            "test",
+            "octopods_daily_snapshot",
+            today,
+            progress=lambda: f"{len(emulator.requests()) - before} statuses fetched so far",
+        )
+
+    partition = DEMO / "statuses" / f"snapshot_date={today}"
+    reports = DEMO / "reports" / f"report_date={today}"
+    summary = pq.read_table(reports / "summary.parquet").to_pylist()[0]
+    reasons = pq.read_table(reports / "failure_reasons.parquet").to_pylist()
+    step("Done. The emulator is stopped.")
+    s = summary
+    print(f"\nParquet snapshot: {partition}/part-00000.parquet")
+    print(f"Delivery report:  {reports}/report.png, with summary, hourly and failure_reasons .parquet")
+    print(f"\n{today}: {s['messages']:,} messages")
+    print(f"  delivery rate  {s['delivery_rate']:.1%}   (delivered or read / all)")
+    print(f"  read rate      {s['read_rate']:.1%}   (read / delivered or read)")
+    print(f"  failure rate   {s['failure_rate']:.1%}")
+    deliver = ", ".join(f"p{p} {s[f'time_to_deliver_p{p}_s']:.1f} s" for p in (50, 90, 99))
+    read = ", ".join(f"p{p} {s[f'time_to_read_p{p}_s'] / 60:.1f} min" for p in (50, 90, 99))
+    print(f"  time to deliver  {deliver}\n  time to read     {read}")
+    print(
+        "  top failure reasons: " + "; ".join(f"{r['failure_reason']} ({r['messages']})" for r in reasons[:3])
+    )
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        main()
     except KeyboardInterrupt:
-        print("\ninterrupted; the emulator was stopped")
+        print("\ninterrupted: the emulator is stopped, and the airflow command with it")
         sys.exit(130)

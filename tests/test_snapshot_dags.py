@@ -226,6 +226,7 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch:
     send_log.mkdir()
     monkeypatch.setenv("OCTOPODS_SEND_LOG_ROOT", f"file://{send_log}")
     monkeypatch.setenv("OCTOPODS_SNAPSHOT_ROOT", f"file://{snapshots}")
+    monkeypatch.setenv("OCTOPODS_REPORT_ROOT", str(root / "reports"))
     ids = [*emulator.add_messages(30, deliver_after=0), *emulator.add_messages(5, fail_after=0)]
     (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, ids)) + "\n")
 
@@ -239,5 +240,13 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch:
     with create_session() as session:
         events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == dag_run.run_id)).all()
     assert [e.extra for e in events] == [{"path": f"file://{folder}/part-00000.parquet", "rows": 35}]
+    report = task_xcom(dag_run, "report")
+    assert (report["messages"], report["delivery_rate"], report["failure_rate"]) == (
+        35,
+        round(30 / 35, 4),
+        round(5 / 35, 4),
+    )
+    assert Path(report["files"]["picture"]) == root / "reports" / "report_date=2026-11-26" / "report.png"
+    assert Path(report["files"]["picture"]).read_bytes().startswith(b"\x89PNG")
     refresh = load_dag("octopods_statuses_refresh", "dags/octopods_daily_snapshot.py")
     assert [a.uri for a in refresh.timetable.asset_condition.objects] == [f"file://{snapshots}"]
