@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with nothing but Python 3.11+:
 #   make demo   the provider at work against the local Octopods emulator, through Airflow
-#   make test   lint, type check and the whole test suite
+#   make test   lint, type check, the docs build and the whole test suite
 # Each creates its own virtual environment (.venv) on first use.
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 CONSTRAINTS ?=
 
-.PHONY: install demo test lint pytest test-floor clean
+.PHONY: install demo test lint docs pytest test-floor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The documentation site, warnings as errors; served locally with `$(BIN)/mkdocs serve`.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+test: lint docs pytest
 
 # The suite again on the oldest Airflow we support.
 test-floor:

@@ -47,6 +47,7 @@ def octopods_campaign() -> None:
             log.write_text(existing + "".join(f"{m}\n" for m in ids))
         return ids
 
+    # --8<-- [start:batch]
     settled = MessageStatusSensor(
         task_id="wait_for_campaign",
         message_ids="{{ ti.xcom_pull(task_ids='send_campaign') }}",
@@ -54,6 +55,7 @@ def octopods_campaign() -> None:
         max_failed=None,
         timeout=3600,
     )
+    # --8<-- [end:batch]
 
     @task.branch
     def check_failures(statuses: list[dict[str, Any]]) -> str:

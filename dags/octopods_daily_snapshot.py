@@ -34,6 +34,7 @@ STATUSES = asset_for(SNAPSHOTS + "/snapshot_date={{ ds }}/")
 
 @dag(schedule="@daily", start_date=datetime(2026, 11, 1), catchup=False, tags=["octopods", "example"])
 def octopods_daily_snapshot() -> None:
+    # --8<-- [start:operator]
     snapshot = MessageStatusToParquetOperator(
         task_id="snapshot_statuses",
         message_ids_path=SEND_LOG,
@@ -41,7 +42,9 @@ def octopods_daily_snapshot() -> None:
         octopods_conn_id="octopods_default",  # paced at its requests_per_second budget
         outlets=[STATUSES],
     )
+    # --8<-- [end:operator]
 
+    # --8<-- [start:report]
     @task
     def report(summary: dict[str, Any], ds: str) -> dict[str, Any]:
         from airflow_provider_octopods.analytics import delivery_report, read_snapshot, write_report
@@ -53,6 +56,7 @@ def octopods_daily_snapshot() -> None:
         return {**result.summary, "files": files}
 
     report(snapshot.output)
+    # --8<-- [end:report]
 
 
 @dag(schedule=[STATUSES], tags=["octopods", "example"])

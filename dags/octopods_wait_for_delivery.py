@@ -31,6 +31,7 @@ def octopods_wait_for_delivery() -> None:
         return response  # {"message_id": ..., "message_status_url": ...}
 
     sent = send()
+    # --8<-- [start:sensor]
     delivered = MessageStatusSensor(
         task_id="wait_for_delivery",
         message_id="{{ ti.xcom_pull(task_ids='send')['message_status_url'] }}",
@@ -38,6 +39,7 @@ def octopods_wait_for_delivery() -> None:
         octopods_conn_id="octopods_default",
         timeout=2 * 3600,
     )
+    # --8<-- [end:sensor]
 
     @task
     def follow_up(status: dict[str, Any]) -> str:

@@ -53,8 +53,9 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param write_empty_file: on empty input, still write a file with the schema and no rows.
     :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).
     :param compression: Parquet codec, ``zstd`` by default.
-    :return: (XCom) a summary: output paths, rows, rows per status, error rows, invalid
-        inputs, requests made, 429s met, seconds.
+
+    Returns (XCom) a summary: output paths, rows, rows per status, error rows, invalid
+    inputs, requests made, 429s met, seconds.
     """
 
     template_fields: Sequence[str] = (

@@ -50,7 +50,8 @@ class MessageStatusSensor(BaseSensorOperator):
     :param first_poke_delay: seconds before the first poll in deferrable mode (an earlier poll
         would only see ``sent``).
     :param deferrable: wait in the triggerer, holding no worker slot (default True).
-    :return: (XCom) the final status as a dict; for ``message_ids``, a list of them in order.
+
+    Returns (XCom) the final status as a dict; for ``message_ids``, a list of them in order.
     """
 
     template_fields: Sequence[str] = ("message_id", "message_ids")
