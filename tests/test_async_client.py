@@ -139,3 +139,23 @@ def test_iter_stops_everything_on_a_revoked_key(emulator: Emulator) -> None:
     with pytest.raises(OctopodsAuthError):
         run(emulator, body, api_key=emulator.revoked_key, max_concurrency=4)
     assert len(emulator.requests()) <= 8  # the in-flight ones at most, not the 200
+
+
+def test_clients_of_one_key_share_its_budget_on_a_loop(emulator: Emulator) -> None:
+    """As in a triggerer running many sensors on one connection: their requests together keep
+    to the connection's budget, not each its own."""
+    ids = emulator.add_messages(20, deliver_after=0)
+    settings = settings_for(emulator)
+
+    async def main() -> None:
+        async def one_client(part: list[int]) -> None:
+            async with AsyncOctopodsClient(settings, requests_per_second=20) as client:
+                for message in part:
+                    await client.get_message_status(message)
+
+        await asyncio.gather(one_client(ids[:10]), one_client(ids[10:]))
+
+    asyncio.run(main())
+    arrivals = sorted(r.at for r in emulator.requests())
+    assert len(arrivals) == 20
+    assert arrivals[-1] - arrivals[0] >= 19 / 20 - 0.01  # one budget of 20/s, not two

@@ -7,6 +7,7 @@ One client holds one keep-alive connection pool, a bound on requests in flight, 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -14,7 +15,7 @@ from types import TracebackType
 import aiohttp
 
 from airflow_provider_octopods import protocol
-from airflow_provider_octopods.clients.pacing import RequestGate
+from airflow_provider_octopods.clients.pacing import RequestGate, shared_gate
 from airflow_provider_octopods.errors import OctopodsAuthError, OctopodsError
 from airflow_provider_octopods.protocol import Request, StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
@@ -62,13 +63,23 @@ class AsyncOctopodsClient:
         self.settings = settings
         self.max_concurrency = max_concurrency
         rate = requests_per_second or settings.requests_per_second
-        self.gate = RequestGate(None if rate == float("inf") else rate)
+        self.rate = None if rate == float("inf") else rate
+        self._gate: RequestGate | None = None
         self.requests_sent = 0
         self.rate_limited = 0
         self._slots = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def gate(self) -> RequestGate:
+        if self._gate is None:
+            raise RuntimeError("use the client inside 'async with'")
+        return self._gate
+
     async def __aenter__(self) -> AsyncOctopodsClient:
+        # Keyed by where requests go, with which key, at which budget: see shared_gate.
+        key_id = hashlib.sha256(self.settings.api_key.encode()).hexdigest()
+        self._gate = shared_gate((self.settings.base_url, key_id, self.rate), self.rate)
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
         connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
         # The whole request (connect, send, read the body) within the connection's timeout;

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Hashable
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
@@ -59,3 +61,21 @@ class RequestGate:
                 await asyncio.sleep(slot - now)
             if self._now() >= self._paused_until:
                 return
+
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RequestGate]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_gate(key: Hashable, rate: float | None) -> RequestGate:
+    """The gate of ``key`` (an API key's connection and budget) on the running event loop.
+
+    Clients on one loop that use the same key share its gate: a triggerer running a hundred
+    sensors on one connection keeps to that connection's budget in all, not a hundred times it,
+    and a 429 met by one of them pauses them all.
+    """
+    gates = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    if key not in gates:
+        gates[key] = RequestGate(rate)
+    return gates[key]
