@@ -24,6 +24,12 @@ _DAGS.mkdir()
 for _dag_file in [*(REPO / "dags").glob("*.py"), *(REPO / "tests" / "dags").glob("*.py")]:
     (_DAGS / _dag_file.name).symlink_to(_dag_file)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
+# Where the example DAGs read and write, fixed for the session: an Asset's URI comes from the
+# DAG file, and Airflow keeps the first one it parsed for a DAG.
+EXAMPLE_ROOT = Path(_HOME) / "octopods"
+os.environ["OCTOPODS_SEND_LOG_ROOT"] = f"file://{EXAMPLE_ROOT}/send_log"
+os.environ["OCTOPODS_SNAPSHOT_ROOT"] = f"file://{EXAMPLE_ROOT}/statuses"
+os.environ["OCTOPODS_REPORT_ROOT"] = str(EXAMPLE_ROOT / "reports")
 
 from airflow_provider_octopods.emulator import Emulator  # noqa: E402
 from airflow_provider_octopods.settings import OctopodsSettings  # noqa: E402

@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from tests.conftest import EXAMPLE_ROOT
 from tests.dag_runs import load_dag, task_state, task_xcom
 
 
@@ -217,16 +218,13 @@ def test_the_api_key_is_nowhere_in_the_output(root: Path, emulator: Emulator) ->
         assert emulator.api_key.encode() not in file.read_bytes()
 
 
-def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_daily_snapshot_dag(root: Path, emulator: Emulator) -> None:
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    send_log, snapshots = root / "send_log", root / "statuses"
-    send_log.mkdir()
-    monkeypatch.setenv("OCTOPODS_SEND_LOG_ROOT", f"file://{send_log}")
-    monkeypatch.setenv("OCTOPODS_SNAPSHOT_ROOT", f"file://{snapshots}")
-    monkeypatch.setenv("OCTOPODS_REPORT_ROOT", str(root / "reports"))
+    send_log, snapshots, reports = (EXAMPLE_ROOT / name for name in ("send_log", "statuses", "reports"))
+    send_log.mkdir(parents=True, exist_ok=True)
     ids = [*emulator.add_messages(30, deliver_after=0), *emulator.add_messages(5, fail_after=0)]
     (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, ids)) + "\n")
 
@@ -246,7 +244,7 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator, monkeypatch:
         round(30 / 35, 4),
         round(5 / 35, 4),
     )
-    assert Path(report["files"]["picture"]) == root / "reports" / "report_date=2026-11-26" / "report.png"
+    assert Path(report["files"]["picture"]) == reports / "report_date=2026-11-26" / "report.png"
     assert Path(report["files"]["picture"]).read_bytes().startswith(b"\x89PNG")
     refresh = load_dag("octopods_statuses_refresh", "dags/octopods_daily_snapshot.py")
     assert [a.uri for a in refresh.timetable.asset_condition.objects] == [f"file://{snapshots}"]
