@@ -43,6 +43,7 @@ def octopods_campaign() -> None:
             from airflow.sdk import ObjectStoragePath
 
             log = ObjectStoragePath(f"{SEND_LOG}/{ds}.csv")
+            log.parent.mkdir(parents=True, exist_ok=True)
             existing = log.read_text() if log.exists() else "message_id\n"
             log.write_text(existing + "".join(f"{m}\n" for m in ids))
         return ids

@@ -1,0 +1,52 @@
+"""DAGs the integration suite triggers on the real deployment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator, asset_for
+from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
+
+# Polling fast enough for a test to watch it; the policy is the same code as the defaults.
+FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5}
+SNAPSHOTS = os.environ.get("IT_SNAPSHOT_ROOT", "file:///tmp/octopods-it/statuses")
+STATUSES = asset_for(SNAPSHOTS + "/snapshot_date={{ ds }}/")
+
+for dag_id, kwargs in {
+    "it_wait": {"timeout": 600},
+    "it_wait_short": {"timeout": 40},
+}.items():
+    with DAG(dag_id, schedule=None, catchup=False) as dag:
+        MessageStatusSensor(task_id="wait", message_id="{{ dag_run.conf['message'] }}", **FAST, **kwargs)
+    globals()[dag_id] = dag
+
+with DAG("it_batch", schedule=None, catchup=False, render_template_as_native_obj=True) as it_batch:
+    MessageStatusSensor(
+        task_id="wait",
+        message_ids="{{ dag_run.conf['messages'] }}",
+        max_failed=None,
+        timeout=1800,
+        poke_interval=5.0,
+        max_poke_interval=20.0,
+        first_poke_delay=2.0,
+        max_concurrency=50,
+    )
+
+with DAG("it_snapshot", schedule=None, catchup=False, render_template_as_native_obj=True) as it_snapshot:
+    MessageStatusToParquetOperator(
+        task_id="snapshot",
+        message_ids="{{ dag_run.conf['messages'] }}",
+        output_path=SNAPSHOTS + "/snapshot_date={{ ds }}/",
+        outlets=[STATUSES],
+    )
+
+with DAG("it_snapshot_consumer", schedule=[STATUSES], catchup=False) as it_snapshot_consumer:
+
+    @task
+    def consume(triggering_asset_events: Any = None) -> list[dict[str, Any]]:
+        return [dict(event.extra) for event in triggering_asset_events[STATUSES]]
+
+    consume()

@@ -1,0 +1,219 @@
+"""A real Airflow deployment on loopback, started and stopped by the integration suite.
+
+PostgreSQL (Debian's packages; installed when missing, its own cluster in a temporary folder),
+Airflow 3 with LocalExecutor as separate processes (``api-server``, ``scheduler``,
+``dag-processor``, ``triggerer``), the provider installed as a package, and the Octopods
+emulator as the API. Nothing is installed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+ADMIN, ADMIN_PASSWORD = "admin", "octopods-integration"
+PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env)
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster, run as the ``postgres`` user (it refuses root)."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin = _postgres_bin()
+        self.dir = root / "pgdata"
+        self.port = free_port()
+
+    def _as_postgres(self, *args: str) -> None:
+        runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        # No pipes: the server pg_ctl starts would hold them open, and us waiting on them.
+        subprocess.run([*runner, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> str:
+        self.dir.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir.parent, "postgres")
+            shutil.chown(self.dir, "postgres")
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        log = str(self.dir / "postgres.log")
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", log, "-o", options, "-w", "start")
+        self._as_postgres(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "airflow"
+        )
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
+
+    def stop(self) -> None:
+        if (self.dir / "postmaster.pid").exists():
+            self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop")
+
+
+class Airflow:
+    """The Airflow processes, each with its log file under ``root/logs``."""
+
+    def __init__(self, root: Path, database_url: str, dags: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        passwords = root / "passwords.json"
+        passwords.write_text(json.dumps({ADMIN: ADMIN_PASSWORD}))
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(root / "home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "16",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": "octopods-integration-secret",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            "AIRFLOW__TRIGGERER__CAPACITY": "2000",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._token: str | None = None
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        args = [name, "--port", str(self.port)] if name == "api-server" else [name]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            # Not the repository: the processes import the provider as installed.
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with its children
+        )
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+
+    def start_all(self) -> None:
+        self.cli("db", "migrate")
+        for name in PROCESSES:
+            self.start(name)
+        wait_until(self._healthy, 120, "the API server and the scheduler healthy")
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def _healthy(self) -> bool:
+        try:
+            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return bool(health.get("scheduler", {}).get("status") == "healthy")
+
+    # --- the REST API ---------------------------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            answer = requests.post(
+                f"{self.url}/auth/token", json={"username": ADMIN, "password": ADMIN_PASSWORD}, timeout=30
+            )
+            answer.raise_for_status()
+            self._token = str(answer.json()["access_token"])
+        return self._token
+
+    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        wait_until(lambda: self.api("GET", f"/api/v2/dags/{dag_id}").ok, 120, f"DAG {dag_id} parsed")
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        answer = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        answer.raise_for_status()
+        return str(answer.json()["dag_run_id"])
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+        return answer.json() if answer.ok else {}  # type: ignore[no-any-return]
+
+    def wait_for_state(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> dict[str, Any]:
+        return wait_until(  # type: ignore[no-any-return]
+            lambda: (ti := self.task_instance(dag_id, run_id, task_id)).get("state") in states and ti,
+            timeout,
+            f"{dag_id}.{task_id} in {sorted(states)}",
+        )
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        answer = self.api(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            headers={"Accept": "text/plain"},
+        )
+        return answer.text
