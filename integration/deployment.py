@@ -73,10 +73,14 @@ class Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.dir.parent, "postgres")
             shutil.chown(self.dir, "postgres")
-        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._as_postgres(
+            str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
         log = str(self.dir / "postgres.log")
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", log, "-o", options, "-w", "start")
+        self._as_postgres(
+            str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", log, "-o", options, "-w", "start"
+        )
         self._as_postgres(
             str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "airflow"
         )
@@ -133,7 +137,9 @@ class Airflow:
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result.stdout
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
@@ -188,14 +194,20 @@ class Airflow:
             self._token = str(answer.json()["access_token"])
         return self._token
 
-    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    def api(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
         return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    def trigger(
+        self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
+    ) -> str:
         wait_until(lambda: self.api("GET", f"/api/v2/dags/{dag_id}").ok, 120, f"DAG {dag_id} parsed")
         self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-        answer = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        answer = self.api(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}}
+        )
         answer.raise_for_status()
         return str(answer.json()["dag_run_id"])
 
@@ -203,7 +215,9 @@ class Airflow:
         answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
         return answer.json() if answer.ok else {}  # type: ignore[no-any-return]
 
-    def wait_for_state(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> dict[str, Any]:
+    def wait_for_state(
+        self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float
+    ) -> dict[str, Any]:
         return wait_until(  # type: ignore[no-any-return]
             lambda: (ti := self.task_instance(dag_id, run_id, task_id)).get("state") in states and ti,
             timeout,
@@ -214,6 +228,9 @@ class Airflow:
         answer = self.api(
             "GET",
             f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            headers={"Accept": "text/plain"},
+            headers={"Accept": "application/json"},
         )
-        return answer.text
+        answer.raise_for_status()
+        content = answer.json()["content"]
+        # Structured lines: the event and its fields (the exception is one), as JSON text.
+        return "\n".join(json.dumps(line) if isinstance(line, dict) else str(line) for line in content)

@@ -1,0 +1,80 @@
+"""The triggerer killed mid-wait and started again; the bulk operator run by the scheduler,
+and the DAG scheduled on its Asset running after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow.parquet as pq
+import pytest
+
+from integration.conftest import Deployment
+from integration.deployment import wait_until
+
+pytestmark = pytest.mark.usefixtures("octopods_connection")
+
+
+def _seconds(ti: dict[str, object], start: str, end: str) -> float:
+    return (datetime.fromisoformat(str(ti[end])) - datetime.fromisoformat(str(ti[start]))).total_seconds()
+
+
+def test_sensors_survive_a_triggerer_killed_mid_wait(deployment: Deployment) -> None:
+    airflow, emulator = deployment.airflow, deployment.emulator
+    delivered = emulator.add_messages(2)
+    [never] = emulator.add_messages()
+    runs = {m: airflow.trigger("it_wait", {"message": m}) for m in delivered}
+    short_run = airflow.trigger("it_wait_short", {"message": never})  # timeout 40 s
+    for message, run_id in runs.items():
+        airflow.wait_for_state("it_wait", run_id, "wait", {"deferred"}, timeout=180)
+    first = airflow.wait_for_state("it_wait_short", short_run, "wait", {"deferred"}, timeout=180)
+    # Let the short sensor spend part of its 40 s before the triggerer dies.
+    wait_until(lambda: len(emulator.requests(never)) >= 6, 60, "the short sensor polled a while")
+
+    airflow.kill("triggerer")  # SIGKILL, its trigger runner with it
+    polled = len(emulator.requests(never))
+    airflow.start("triggerer")
+    wait_until(lambda: len(emulator.requests(never)) > polled, 90, "a new triggerer polling again")
+
+    for message in delivered:
+        emulator.set_status(message, "delivered")
+    for run_id in runs.values():
+        ti = airflow.wait_for_state("it_wait", run_id, "wait", {"success", "failed"}, timeout=120)
+        assert ti["state"] == "success"
+    ti = airflow.wait_for_state("it_wait_short", short_run, "wait", {"success", "failed"}, timeout=120)
+    assert ti["state"] == "failed"
+    ended_after = _seconds({**ti, "first_start": first["start_date"]}, "first_start", "end_date")
+    # From the original start: 40 s and the time to resume. A fresh clock at the restart
+    # would have added the time the triggerer was away.
+    assert 40 <= ended_after < 55, ended_after
+    assert "AirflowSensorTimeout" in airflow.task_log("it_wait_short", short_run, "wait", ti["try_number"])
+
+
+def test_scheduled_snapshot_and_the_dag_on_its_asset(deployment: Deployment) -> None:
+    airflow, emulator = deployment.airflow, deployment.emulator
+    ids = emulator.add_campaign(500, spread_hours=2)
+    wait_until(lambda: airflow.api("GET", "/api/v2/dags/it_snapshot_consumer").ok, 120, "consumer parsed")
+    airflow.api("PATCH", "/api/v2/dags/it_snapshot_consumer", json={"is_paused": False}).raise_for_status()
+    # A logical date, as a scheduled run has: the partition is named after it ({{ ds }}).
+    logical_date = datetime.now(UTC).replace(microsecond=0).isoformat()
+    run_id = airflow.trigger("it_snapshot", {"messages": ids}, logical_date=logical_date)
+    ti = airflow.wait_for_state("it_snapshot", run_id, "snapshot", {"success", "failed"}, timeout=300)
+    assert ti["state"] == "success"
+    summary = airflow.api(
+        "GET", f"/api/v2/dags/it_snapshot/dagRuns/{run_id}/taskInstances/snapshot/xcomEntries/return_value"
+    ).json()["value"]
+    [path] = summary["output_paths"]
+    table = pq.read_table(path.removeprefix("file://"))
+    assert sorted(table.column("message_id").to_pylist()) == ids
+
+    def consumer_run() -> dict[str, object] | None:
+        runs = airflow.api("GET", "/api/v2/dags/it_snapshot_consumer/dagRuns").json()["dag_runs"]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        return done[0] if done else None
+
+    run = wait_until(consumer_run, 180, "the Asset-scheduled DAG run")
+    assert run["state"] == "success" and run["run_type"] == "asset_triggered"
+    events = airflow.api(
+        "GET",
+        f"/api/v2/dags/it_snapshot_consumer/dagRuns/{run['dag_run_id']}/taskInstances/consume/xcomEntries/return_value",
+    ).json()["value"]
+    assert {"path": path, "rows": 500} in events
