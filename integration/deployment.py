@@ -8,6 +8,7 @@ emulator as the API. Nothing is installed by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,10 +160,8 @@ class Airflow:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=30)
 
     def start_all(self) -> None:

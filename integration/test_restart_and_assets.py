@@ -24,7 +24,7 @@ def test_sensors_survive_a_triggerer_killed_mid_wait(deployment: Deployment) -> 
     [never] = emulator.add_messages()
     runs = {m: airflow.trigger("it_wait", {"message": m}) for m in delivered}
     short_run = airflow.trigger("it_wait_short", {"message": never})  # timeout 40 s
-    for message, run_id in runs.items():
+    for run_id in runs.values():
         airflow.wait_for_state("it_wait", run_id, "wait", {"deferred"}, timeout=180)
     first = airflow.wait_for_state("it_wait_short", short_run, "wait", {"deferred"}, timeout=180)
     # Let the short sensor spend part of its 40 s before the triggerer dies.
