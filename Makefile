@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 CONSTRAINTS ?=
 
-.PHONY: install demo test lint docs pytest test-floor clean
+.PHONY: install demo test lint docs pytest test-floor integration clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,5 +45,15 @@ test: lint docs pytest
 test-floor:
 	$(MAKE) pytest VENV=.venv-floor AIRFLOW_VERSION=$(AIRFLOW_FLOOR) CONSTRAINTS=constraints/airflow-$(AIRFLOW_FLOOR).txt
 
+# A real deployment on loopback: PostgreSQL, the Airflow processes, a browser (integration/).
+# The provider is installed as a package here, not in editable mode.
+VENV_IT ?= .venv-integration
+integration:
+	test -x $(VENV_IT)/bin/python || $(PYTHON) -m venv $(VENV_IT)
+	$(VENV_IT)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(VENV_IT)/bin/uv pip install -q --python $(VENV_IT)/bin/python --reinstall-package airflow-provider-octopods \
+		".[integration,dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(VENV_IT)/bin/python -m pytest -p no:cacheprovider --timeout 1800 $(PYTEST_ARGS) integration
+
 clean:
-	rm -rf .venv .venv-floor .airflow .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-floor .venv-integration .airflow .demo .artifacts .pytest_cache .mypy_cache .ruff_cache

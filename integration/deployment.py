@@ -115,6 +115,9 @@ class Airflow:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+            # A hundred tasks starting and deferring at once: more than the default pool of 5.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "20",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "40",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": "octopods-integration-secret",
@@ -127,6 +130,7 @@ class Airflow:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
+        self._unpaused: set[str] = set()
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -202,8 +206,10 @@ class Airflow:
     def trigger(
         self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
     ) -> str:
-        wait_until(lambda: self.api("GET", f"/api/v2/dags/{dag_id}").ok, 120, f"DAG {dag_id} parsed")
-        self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        if dag_id not in self._unpaused:
+            wait_until(lambda: self.api("GET", f"/api/v2/dags/{dag_id}").ok, 120, f"DAG {dag_id} parsed")
+            self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+            self._unpaused.add(dag_id)
         answer = self.api(
             "POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}}
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -43,7 +44,9 @@ def run(trig: MessageStatusTrigger) -> dict[str, Any]:
         assert len(events) == 1  # exactly one event, always
         return events[0]
 
-    return asyncio.run(asyncio.wait_for(first_event(), timeout=60))
+    event = asyncio.run(asyncio.wait_for(first_event(), timeout=60))
+    event["results"] = json.loads(event["results"])  # one JSON text on the wire
+    return event
 
 
 def test_delivered_after_a_delay(emulator: Emulator) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -144,7 +145,7 @@ class MessageStatusSensor(BaseSensorOperator):
         message = str(event.get("message", ""))
         if status == "success":
             self.log.info("Done: %s", message)
-            return self._xcom(list(event.get("results", [])))
+            return self._xcom(json.loads(event.get("results") or "[]"))
         if status == "failed":
             raise MessageFailedError(message)
         if status == "timeout":

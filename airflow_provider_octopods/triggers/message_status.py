@@ -8,6 +8,7 @@ exactly one event, a plain dict (see ``EVENT_STATUSES``), never a silent stop.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from airflow_provider_octopods.status import Outcome
 
 # success: all settled within max_failed; failed: more than max_failed failed; timeout: the
 # deadline passed first; error: a refused key, an unknown message, or anything unexpected.
+# Every event also carries "results", the settled statuses as one JSON text.
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
 DEFAULT_MAX_CONCURRENCY = 10
 
@@ -139,7 +141,9 @@ class MessageStatusTrigger(BaseTrigger):
         return {
             "status": status,
             "message": message,
-            "results": watch.results(self.message_ids),
+            # One JSON text, not 10,000 dicts: Airflow serializes an event value by value, on
+            # the triggerer's event loop, which a large batch would block for seconds.
+            "results": json.dumps(watch.results(self.message_ids)),
             "failed": sorted(watch.failed),
             "pending": sorted(watch.pending),
             "error": error,

@@ -19,7 +19,8 @@ for dag_id, kwargs in {
     "it_wait": {"timeout": 600},
     "it_wait_short": {"timeout": 40},
 }.items():
-    with DAG(dag_id, schedule=None, catchup=False) as dag:
+    # A hundred runs wait at once in the load test: far above Airflow's default 16.
+    with DAG(dag_id, schedule=None, catchup=False, max_active_runs=200, max_active_tasks=200) as dag:
         MessageStatusSensor(task_id="wait", message_id="{{ dag_run.conf['message'] }}", **FAST, **kwargs)
     globals()[dag_id] = dag
 
