@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
-import sys
 import time
 
 import aiohttp
+
+from airflow_provider_octopods.emulator.process import emulator_process
 
 
 async def hammer(
@@ -44,26 +43,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     messages = 10_000
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_octopods.emulator",
-            "--port",
-            "0",
-            "--messages",
-            str(messages),
-            "--deliver-after",
-            "0",
-            "--latency-ms",
-            str(args.latency_ms),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        ready = json.loads(emulator.stdout.readline())
+    args_ = ["--messages", str(messages), "--deliver-after", "0", "--latency-ms", str(args.latency_ms)]
+    with emulator_process(*args_) as ready:
         seconds = asyncio.run(
             hammer(
                 ready["base_url"],
@@ -74,9 +55,6 @@ def main() -> None:
                 args.concurrency,
             )
         )
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
     print(f"emulator: {args.requests} requests, {args.concurrency} in flight, latency {args.latency_ms} ms")
     print(f"emulator: {args.requests / seconds:,.0f} requests/s ({seconds:.2f} s)")
 

@@ -22,8 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,32 +30,14 @@ import aiohttp
 import pandas as pd
 import requests
 
+from airflow_provider_octopods.emulator.process import emulator_process
+
 LATENCY_MS = 20
 
 
-@contextmanager
-def emulator(messages: int, rate_limit: float | None = None) -> Iterator[dict[str, Any]]:
-    args = [
-        "--port",
-        "0",
-        "--messages",
-        str(messages),
-        "--deliver-after",
-        "0",
-        "--latency-ms",
-        str(LATENCY_MS),
-    ]
-    if rate_limit:
-        args += ["--rate-limit", str(rate_limit)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_octopods.emulator", *args], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        yield json.loads(process.stdout.readline())
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def emulator(messages: int, rate_limit: float | None = None) -> Any:
+    args = ["--messages", str(messages), "--deliver-after", "0", "--latency-ms", str(LATENCY_MS)]
+    return emulator_process(*args, *(["--rate-limit", str(rate_limit)] if rate_limit else []))
 
 
 def stats(ready: dict[str, Any]) -> dict[str, Any]:

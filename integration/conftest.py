@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,17 +47,24 @@ def deployment() -> Iterator[Deployment]:
         postgres.stop()
 
 
-@pytest.fixture(scope="session")
-def octopods_connection(deployment: Deployment) -> str:
-    """``octopods_default`` created through the REST API, pointing at the emulator."""
-    conn = deployment.emulator.connection(requests_per_second=BUDGET, max_retries=3)
-    body = {
-        "connection_id": "octopods_default",
+def connection_body(
+    emulator: Emulator, conn_id: str, api_key: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A connection to the emulator as the REST API takes it."""
+    conn = emulator.connection(api_key=api_key, **extra)
+    return {
+        "connection_id": conn_id,
         "conn_type": "octopods",
         "host": conn["host"],
         "password": conn["password"],
         "extra": json.dumps(conn["extra"]),
     }
+
+
+@pytest.fixture(scope="session")
+def octopods_connection(deployment: Deployment) -> str:
+    """``octopods_default`` created through the REST API, pointing at the emulator."""
+    body = connection_body(deployment.emulator, "octopods_default", requests_per_second=BUDGET, max_retries=3)
     answer = deployment.airflow.api("POST", "/api/v2/connections", json=body)
     assert answer.status_code in (201, 409), answer.text
     return "octopods_default"

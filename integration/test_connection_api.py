@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import json
 
-from integration.conftest import Deployment
+from integration.conftest import Deployment, connection_body
 
 
 def _test(deployment: Deployment, api_key: str) -> dict[str, object]:
-    conn = deployment.emulator.connection(api_key=api_key)
-    body = {
-        "connection_id": "octopods_under_test",
-        "conn_type": "octopods",
-        "host": conn["host"],
-        "password": conn["password"],
-        "extra": json.dumps(conn["extra"]),
-    }
+    body = connection_body(deployment.emulator, "octopods_under_test", api_key=api_key)
     answer = deployment.airflow.api("POST", "/api/v2/connections/test", json=body)
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,33 +9,15 @@ import pytest
 import requests
 
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
+from airflow_provider_octopods.emulator.process import emulator_process as run_emulator_process
 from airflow_provider_octopods.errors import OctopodsServerError
 from airflow_provider_octopods.settings import OctopodsSettings
 
 
 @pytest.fixture
 def emulator_process() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_octopods.emulator",
-            "--port",
-            "0",
-            "--messages",
-            "3",
-            "--deliver-after",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield json.loads(process.stdout.readline())
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0  # SIGTERM is a clean stop
+    with run_emulator_process("--messages", "3", "--deliver-after", "0") as ready:
+        yield ready
 
 
 def _client(ready: dict[str, Any], **extra: object) -> OctopodsClient:
