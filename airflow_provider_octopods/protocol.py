@@ -37,7 +37,6 @@ from airflow_provider_octopods.status import TIMESTAMP_FIELDS, MessageStatus
 
 STATUS_PATH = "/api/v1/whatsapp/messages/"
 AUTH_HEADER = "X-Octopods-Auth"
-ERROR_CODE_MISSING_ID = 1
 ERROR_CODE_KEY_REVOKED = 6
 MAX_MESSAGE_ID = 2**63 - 1  # int64 everywhere downstream (XCom, Parquet)
 
