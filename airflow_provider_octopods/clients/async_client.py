@@ -116,9 +116,11 @@ class AsyncOctopodsClient:
             if isinstance(step, MessageStatus):
                 return step
             if step.rate_limited:
+                # The gate holds this request, and every other one, until the retry time.
                 self.rate_limited += 1
                 self.gate.pause(step.seconds)
-            await asyncio.sleep(step.seconds)
+            else:
+                await asyncio.sleep(step.seconds)
 
     async def get_message_status(self, message: object) -> MessageStatus:
         """The current status of one message: an id, digits, or its ``message_status_url``."""

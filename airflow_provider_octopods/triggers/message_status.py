@@ -106,6 +106,8 @@ class MessageStatusTrigger(BaseTrigger):
                             self.log.warning(
                                 "Status %r is not documented; still waiting", result.status.status
                             )
+                        if watch.verdict(self.max_failed) is Outcome.FAILED:
+                            break  # decided: the rest of the round would spend requests for nothing
                     elif isinstance(result.error, (OctopodsRequestError, InvalidMessageReference)):
                         raise result.error
                     else:
