@@ -26,6 +26,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 ADMIN, ADMIN_PASSWORD = "admin", "octopods-integration"
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
 def free_port() -> int:
@@ -223,11 +224,16 @@ class Airflow:
     def wait_for_state(
         self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float
     ) -> dict[str, Any]:
-        return wait_until(  # type: ignore[no-any-return]
-            lambda: (ti := self.task_instance(dag_id, run_id, task_id)).get("state") in states and ti,
-            timeout,
-            f"{dag_id}.{task_id} in {sorted(states)}",
-        )
+        def reached() -> dict[str, Any] | None:
+            ti = self.task_instance(dag_id, run_id, task_id)
+            state = ti.get("state")
+            if state in states:
+                return ti
+            if state in FINISHED:  # it will never get there: say where it ended, now
+                raise AssertionError(f"{dag_id}.{task_id} ended {state}, not in {sorted(states)}: {ti}")
+            return None
+
+        return wait_until(reached, timeout, f"{dag_id}.{task_id} in {sorted(states)}")  # type: ignore[no-any-return]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         answer = self.api(

@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration.conftest import ARTIFACTS, Deployment
-from integration.deployment import ADMIN, ADMIN_PASSWORD, wait_until
+from integration.deployment import ADMIN, ADMIN_PASSWORD
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -56,43 +56,62 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+def _until(browser: Any, what: str, condition: Callable[[Any], Any], timeout: float = 30) -> Any:
+    """Wait for ``condition(browser)`` to be truthy. The page is a React app that re-renders as
+    its data arrives: an element detached between being found and being read or clicked is
+    "not yet", found again on the next try, never a failure of the test."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(
+        browser, timeout, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return wait.until(condition, message=f"{what}: not within {timeout:.0f} s")
+
+
+def _click(browser: Any, what: str, xpath: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    def clicked(driver: Any) -> bool:
+        driver.find_element(By.XPATH, xpath).click()
+        return True
+
+    _until(browser, what, clicked)
+
+
 def test_add_connection_form_shows_octopods_fields(deployment: Deployment, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     def find(by: str, value: str) -> Any:
-        return wait_until(lambda: browser.find_elements(by, value), 30, f"{value} on the page")[0]
+        return _until(browser, f"{value} on the page", lambda b: b.find_elements(by, value))[0]
 
     browser.get(f"{deployment.airflow.url}/connections")
     find(By.NAME, "username").send_keys(ADMIN)
     find(By.NAME, "password").send_keys(ADMIN_PASSWORD + Keys.ENTER)
-    wait_until(lambda: "/auth/login" not in browser.current_url, 30, "logged in")
+    _until(browser, "logged in", lambda b: "/auth/login" not in b.current_url)
     browser.get(f"{deployment.airflow.url}/connections")
-    add = wait_until(
-        lambda: [b for b in browser.find_elements(By.TAG_NAME, "button") if "Add Connection" in b.text],
-        30,
-        "the Add Connection button",
-    )[0]
-    add.click()
+    _click(browser, "the Add Connection button", "//button[contains(normalize-space(.), 'Add Connection')]")
     find(By.NAME, "connection_id").send_keys("octopods_from_ui")
     # The connection type is a searchable select: type the hook name, take the match.
     type_input = find(By.XPATH, "//label[contains(., 'Connection Type')]/following::input[1]")
     type_input.send_keys("Octopods")
-    wait_until(lambda: browser.find_elements(By.XPATH, "//*[text()='Octopods']"), 30, "Octopods offered")
-    type_input.send_keys(Keys.ENTER)
+    _click(browser, "Octopods offered", "//*[@role='option'][normalize-space(.)='Octopods']")
 
     def labelled(text: str) -> Any:
-        return wait_until(
-            lambda: browser.find_elements(By.XPATH, f"//label[contains(., '{text}')]"),
-            30,
-            f"the {text} field",
-        )[0]
+        return find(By.XPATH, f"//label[contains(., '{text}')]")
 
     labelled("API base URL")
-    key_label = labelled("WhatsApp Business API key")
-    key_input = key_label.find_element(By.XPATH, "following::input[1]")
+    key_input = _until(
+        browser,
+        "the API key input",
+        lambda b: labelled("WhatsApp Business API key").find_element(By.XPATH, "following::input[1]"),
+    )
     assert key_input.get_attribute("type") == "password"  # masked
-    labels = " ".join(label.text for label in browser.find_elements(By.TAG_NAME, "label"))
+    # Read in one script: no element can go stale between finding the labels and their text.
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('label'), l => l.innerText).join(' ')"
+    )
     for hidden in ("Login", "Schema", "Port"):
         assert hidden not in labels
     ARTIFACTS.mkdir(exist_ok=True)
