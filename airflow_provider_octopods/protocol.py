@@ -11,6 +11,7 @@ Contract: ``shared/octopods-api`` (the vendor's page and how we read its open po
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_octopods.connection_type import DEFAULT_BASE_URL
 from airflow_provider_octopods.errors import (
@@ -39,16 +40,28 @@ STATUS_PATH = "/api/v1/whatsapp/messages/"
 AUTH_HEADER = "X-Octopods-Auth"
 ERROR_CODE_KEY_REVOKED = 6
 MAX_MESSAGE_ID = 2**63 - 1  # int64 everywhere downstream (XCom, Parquet)
+# The error_code column of a snapshot is int32. A code outside 0..MAX_ERROR_CODE is no code the
+# API documents: the error keeps error_code None (Parquet -1) and the server's text.
+MAX_ERROR_CODE = 2**31 - 1
+# The documented JSON is under 1 KB. A longer body is a response error and the rest of it is
+# not read, so a proxy's page or an endless stream costs at most this much memory per request.
+MAX_BODY_BYTES = 1 << 20
 
 # Added to every wait the server asked for: asyncio may wake a timer up to its clock
 # resolution early, and an HTTP Date is truncated to the second.
 RATE_LIMIT_MARGIN = 0.05
 _RETRY_BODY_FIELDS = ("retry_at", "retry_after", "reset_at")
 _DATE_RESOLUTION = 1.0  # an HTTP Date has whole seconds
-# A bare number below this is a relative delay in seconds, above it a Unix timestamp.
+# A bare number below this is a relative delay in seconds, above it a Unix timestamp, and
+# above the next one a Unix timestamp in milliseconds (year 5138 and later in seconds).
 _EPOCH_THRESHOLD = 1_000_000_000
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+# A wait hint further off than this is no usable hint: the call backs off instead.
+MAX_RATE_LIMIT_HINT = 7 * 24 * 3600.0
 _DIGITS = re.compile(r"[0-9]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SNIPPET = 200
+REDACTED = "***"
 
 # Transport failure kinds the drivers report to ``StatusCall.fail``.
 TIMEOUT = "timeout"
@@ -91,22 +104,44 @@ def message_id_of(message: object, base_url: str) -> int:
     if isinstance(message, bool):
         raise InvalidMessageReference(f"A message id must be an integer, not {message!r}")
     if isinstance(message, int):
-        value = message
+        value: int | None = message if 0 < message <= MAX_MESSAGE_ID else None
     elif isinstance(message, str) and _DIGITS.fullmatch(message):
-        value = int(message)
+        value = _bounded_int(message, MAX_MESSAGE_ID)
     elif isinstance(message, str) and "://" in message:
         value = _message_id_from_url(message, base_url)
     else:
         raise InvalidMessageReference(
             f"A message is referenced by a positive integer id or its message_status_url, "
-            f"not {_shorten(repr(message))}"
+            f"not {shown(message)}"
         )
-    if not 0 < value <= MAX_MESSAGE_ID:
-        raise InvalidMessageReference(f"A message id must be a positive 64-bit integer, not {value}")
+    if not value:
+        raise InvalidMessageReference(f"A message id must be a positive 64-bit integer, not {shown(message)}")
     return value
 
 
-def _message_id_from_url(url: str, base_url: str) -> int:
+def _bounded_int(digits: str, maximum: int) -> int | None:
+    """The value of ASCII ``digits`` if it is at most ``maximum``: never ``int()`` on thousands
+    of digits (Python refuses more than 4300), so no input length can raise."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(maximum)):
+        return None
+    value = int(significant or "0")
+    return value if value <= maximum else None
+
+
+def shown(value: object, limit: int = 100) -> str:
+    """A short repr of anything a user or a server passed, safe for any size or type."""
+    if isinstance(value, str):
+        return _shorten(repr(value[: limit + 1]), limit)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        return _shorten(repr(value), limit)
+    except (ValueError, RecursionError):  # an int past the digit limit inside, a deep nesting
+        return f"<{type(value).__name__}>"
+
+
+def _message_id_from_url(url: str, base_url: str) -> int | None:
     parts, base = urlsplit(url), urlsplit(base_url)
     prefix = base.path.rstrip("/") + STATUS_PATH
     try:
@@ -123,7 +158,7 @@ def _message_id_from_url(url: str, base_url: str) -> int:
         raise InvalidMessageReference(
             f"Refusing {_shorten(url)}: expected {base_url}{STATUS_PATH}<message id>"
         )
-    return int(tail)
+    return _bounded_int(tail, MAX_MESSAGE_ID)
 
 
 def status_url(base_url: str, message_id: int) -> str:
@@ -148,67 +183,154 @@ def build_request(url: str, api_key: str) -> Request:
 # --- what came back -------------------------------------------------------------------
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
+def _shorten(text: str, limit: int = _SNIPPET) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _decode_json(body: bytes) -> Any:
+def redact(text: str, secret: str | None) -> str:
+    """``text`` without ``secret``, as sent or URL-encoded. Every text a server sends goes
+    through here before anything keeps it: an error, a log line, a Parquet row."""
+    if secret:
+        for form in {secret, quote(secret, safe="")}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def _clean(text: str, secret: str | None) -> str:
+    # A lone surrogate (JSON may spell one as \ud800) cannot be written as UTF-8 to a log,
+    # XCom or Parquet: replaced here, once.
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub("\ufffd", text)
+    return redact(text, secret)
+
+
+def _cleaned(data: Any, secret: str | None) -> Any:
+    """Decoded JSON with every string cleaned. Iterative: the depth json.loads allows would
+    overflow a recursive walk."""
+    root: list[Any] = [data]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        holder, key = stack.pop()
+        value = holder[key]
+        if isinstance(value, str):
+            holder[key] = _clean(value, secret)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
+        elif isinstance(value, dict):
+            cleaned = {_clean(k, secret): v for k, v in value.items()}
+            holder[key] = cleaned
+            stack.extend((cleaned, k) for k in cleaned)
+    return root[0]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a server sent, read once: the JSON (None if the body is not JSON) and the text,
+    both cleaned of the API key and of what no log or file can hold."""
+
+    data: Any
+    text: str
+    request_id: str | None
+
+    @classmethod
+    def read(cls, headers: Mapping[str, str], body: bytes, secret: str | None) -> Answer:
+        try:
+            data = _cleaned(json.loads(body), secret)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # and Python's int digit limit
+            data = None
+        request_id = headers.get("X-Request-Id")
+        return cls(
+            data=data,
+            # Redacted before it is shortened: a cut must not leave half a key.
+            text=_shorten(_clean(body.decode("utf-8", "replace"), secret)),
+            request_id=_clean(request_id, secret) if isinstance(request_id, str) else None,
+        )
 
 
 def _parse_timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 text as an aware UTC datetime; ValueError for anything else, including a
+    time that does not exist in UTC (year 1 with a positive offset)."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"not a timestamp: {value!r}")
-    parsed = datetime.fromisoformat(value.strip())
-    # The API states UTC; a value without an offset is read as UTC, not local time.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise ValueError(f"not a timestamp: {shown(value)}")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+        # The API states UTC; a value without an offset is read as UTC, not local time.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"not a timestamp: {shown(value)}") from None
 
 
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _text(value: Any) -> str | None:
+    """A documented text field: text, or a number written as text; None for null. A list or
+    an object is not text (ValueError)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return shown(value)
+    raise ValueError(shown(value))
 
 
-def parse_status(body: bytes, message_id: int, request_id: str | None = None) -> MessageStatus:
+def _error_code(value: Any) -> int | None:
+    """The server's ``error_code`` if it is one: an integer, or ASCII digits, in 0..MAX_ERROR_CODE."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= MAX_ERROR_CODE else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return _bounded_int(value, MAX_ERROR_CODE)
+    return None
+
+
+def parse_status(
+    body: bytes, message_id: int, request_id: str | None = None, *, secret: str | None = None
+) -> MessageStatus:
     """A 200 body as a ``MessageStatus``; ``OctopodsResponseError`` if it is not the documented JSON."""
-    data = _decode_json(body)
+    return _status_of(
+        Answer.read({"X-Request-Id": request_id} if request_id else {}, body, secret), message_id
+    )
+
+
+def _status_of(answer: Answer, message_id: int) -> MessageStatus:
+    data = answer.data
 
     def bad(why: str) -> OctopodsResponseError:
         return OctopodsResponseError(
             f"Octopods answered 200 with {why}",
             http_status=200,
-            error=_shorten(body.decode("utf-8", "replace")),
-            request_id=request_id,
+            error=answer.text,
+            request_id=answer.request_id,
             message_id=message_id,
         )
 
     if not isinstance(data, dict):
         raise bad("a body that is not a JSON object")
-    request_id = _optional_str(data.get("request_id")) or request_id
     status = data.get("status")
     if not isinstance(status, str) or not status:
         raise bad("no status")
     got_id = data.get("message_id")
-    if isinstance(got_id, bool) or str(got_id) != str(message_id):
-        raise bad(f"message_id {got_id!r} for a request about {message_id}")
+    if not isinstance(got_id, (int, str)) or isinstance(got_id, bool) or str(got_id) != str(message_id):
+        raise bad(f"message_id {shown(got_id)} for a request about {message_id}")
     try:
         stamps = {name: _parse_timestamp(data.get(name)) for name in TIMESTAMP_FIELDS}
     except ValueError as exc:
         raise bad(f"an unreadable timestamp ({exc})") from None
+    try:
+        texts = {name: _text(data.get(name)) for name in _TEXT_FIELDS}
+    except ValueError as exc:
+        raise bad(f"a list or object where text belongs ({exc})") from None
     return MessageStatus(
         message_id=message_id,
         status=status,
-        phone_number=_optional_str(data.get("phone_number")),
-        channel_message_id=_optional_str(data.get("channel_message_id")),
-        failure_reason=_optional_str(data.get("failure_reason")),
-        request_id=request_id,
+        request_id=texts.pop("request_id") or answer.request_id,
         raw=data,
+        **texts,
         **stamps,
     )
+
+
+_TEXT_FIELDS = ("phone_number", "channel_message_id", "failure_reason", "request_id")
 
 
 def _server_now(headers: Mapping[str, str], now: float) -> float:
@@ -220,45 +342,74 @@ def _server_now(headers: Mapping[str, str], now: float) -> float:
     """
     try:
         date = parsedate_to_datetime(headers["Date"]).timestamp()
-    except (KeyError, TypeError, ValueError, IndexError):
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
         return now
     return now if date <= now < date + _DATE_RESOLUTION else date
 
 
-def _delay_from_value(value: Any, server_now: float) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
+def _hint_number(value: Any) -> float | None:
+    """A hint as a finite number, or None: a bool, NaN, infinity or an int too large for a
+    float is no number."""
     if isinstance(value, str):
-        text = value.strip()
         try:
-            value = float(text)
+            value = float(value.strip())
         except ValueError:
-            try:
-                return _parse_timestamp(text).timestamp() - server_now  # type: ignore[union-attr]
-            except ValueError:
-                try:
-                    return parsedate_to_datetime(text).timestamp() - server_now
-                except (TypeError, ValueError, IndexError):
-                    return None
-    if isinstance(value, (int, float)):
-        return float(value) - server_now if value >= _EPOCH_THRESHOLD else float(value)
-    return None
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _hint_time(value: Any) -> float | None:
+    """A hint as an absolute time: ISO-8601 or an HTTP-date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = _parse_timestamp(value)
+    except ValueError:
+        try:
+            return parsedate_to_datetime(value.strip()).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return parsed.timestamp() if parsed is not None else None
+
+
+def _delay_from_value(value: Any, server_now: float) -> float | None:
+    """Seconds from ``server_now`` one hint asks for; None when the hint is unusable: not a
+    time, already past, or absurdly far."""
+    number = _hint_number(value)
+    if number is None:
+        at = _hint_time(value)
+        delay = None if at is None else at - server_now
+    elif number >= _EPOCH_MS_THRESHOLD:
+        delay = number / 1000 - server_now
+    elif number >= _EPOCH_THRESHOLD:
+        delay = number - server_now
+    else:
+        delay = number
+    return delay if delay is not None and 0 < delay <= MAX_RATE_LIMIT_HINT else None
 
 
 def rate_limit_delay(headers: Mapping[str, str], data: Any, now: float) -> float | None:
     """Seconds the server asked us to wait after a 429, or None if it gave no usable hint.
 
-    Reads ``retry_at`` / ``retry_after`` / ``reset_at`` in the body (ISO-8601 or epoch
-    seconds) and the standard ``Retry-After`` header (seconds or HTTP-date); when several are
-    given, the latest wins, so we never come back sooner than any of them allows. Absolute
-    times are measured against the server's Date header, so our clock's skew does not matter.
+    Reads ``retry_at`` / ``retry_after`` / ``reset_at`` in the body (ISO-8601, epoch seconds
+    or milliseconds) and the standard ``Retry-After`` header (seconds or HTTP-date); when
+    several are given, the latest wins, so we never come back sooner than any of them allows.
+    Absolute times are measured against the server's Date header, so our clock's skew does not
+    matter. A time already past is no hint (the call backs off instead of retrying at once),
+    nor is one more than ``MAX_RATE_LIMIT_HINT`` away.
     """
     server_now = _server_now(headers, now)
     hints = [headers.get("Retry-After")]
     if isinstance(data, dict):
         hints += [data.get(name) for name in _RETRY_BODY_FIELDS]
     delays = [d for d in (_delay_from_value(h, server_now) for h in hints) if d is not None]
-    return max(max(delays), 0.0) if delays else None
+    return max(delays) if delays else None
 
 
 def error_for(
@@ -269,17 +420,28 @@ def error_for(
     message_id: int | None,
     conn_id: str,
     now: float,
+    secret: str | None = None,
 ) -> OctopodsError:
     """The typed error for any answer but a 200."""
-    data = _decode_json(body)
-    data = data if isinstance(data, dict) else {}
-    code = data.get("error_code")
-    code = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None
+    return _error_of(http_status, headers, Answer.read(headers, body, secret), message_id, conn_id, now)
+
+
+def _error_of(
+    http_status: int,
+    headers: Mapping[str, str],
+    answer: Answer,
+    message_id: int | None,
+    conn_id: str,
+    now: float,
+) -> OctopodsError:
+    data = answer.data if isinstance(answer.data, dict) else {}
+    code = _error_code(data.get("error_code"))
+    error, request_id = (data.get(name) for name in ("error", "request_id"))
     fields: dict[str, Any] = {
         "http_status": http_status,
         "error_code": code,
-        "error": _optional_str(data.get("error")) or _shorten(body.decode("utf-8", "replace")) or None,
-        "request_id": _optional_str(data.get("request_id")) or headers.get("X-Request-Id"),
+        "error": (error if isinstance(error, str) and error else answer.text) or None,
+        "request_id": (request_id if isinstance(request_id, str) else None) or answer.request_id,
         "message_id": message_id,
     }
     if code == ERROR_CODE_KEY_REVOKED or http_status in (401, 403):
@@ -300,7 +462,18 @@ def error_for(
     return OctopodsRequestError(f"Octopods refused the request: {what}", **fields)
 
 
-def transport_error(kind: str, detail: str, message_id: int | None) -> OctopodsConnectionError:
+def _oversized(http_status: int, message_id: int | None) -> OctopodsResponseError:
+    return OctopodsResponseError(
+        f"Octopods answered HTTP {http_status} with a body over {MAX_BODY_BYTES} bytes; the rest "
+        f"was not read",
+        http_status=http_status,
+        message_id=message_id,
+    )
+
+
+def transport_error(
+    kind: str, detail: str, message_id: int | None, secret: str | None = None
+) -> OctopodsConnectionError:
     summaries = {
         TIMEOUT: "Octopods did not answer in time",
         UNREACHABLE: "Octopods could not be reached",
@@ -308,7 +481,8 @@ def transport_error(kind: str, detail: str, message_id: int | None) -> OctopodsC
         TLS: "the TLS certificate of the Octopods host was not accepted",
     }
     cls = OctopodsTLSError if kind == TLS else OctopodsConnectionError
-    return cls(f"{summaries[kind]}: {_shorten(detail)}", kind=kind, message_id=message_id)
+    text = _shorten(_clean(detail, secret))
+    return cls(f"{summaries[kind]}: {text}", kind=kind, message_id=message_id)
 
 
 # --- when to send again ---------------------------------------------------------------
@@ -357,25 +531,45 @@ class StatusCall:
         self.attempts = 0
         self.rate_limited_for = 0.0
         self._rand = rand
+        self._secret = request.headers.get(AUTH_HEADER)
+        self._last_429: OctopodsRateLimitError | None = None
 
     def receive(
         self, http_status: int, headers: Mapping[str, str], body: bytes, now: float | None = None
     ) -> MessageStatus | Wait:
-        """Decide on an answer: the status, a wait before the next try, or raise the typed error."""
+        """Decide on an answer: the status, a wait before the next try, or raise the typed error.
+
+        ``body`` is at most ``MAX_BODY_BYTES + 1`` bytes: the drivers stop reading there.
+        """
         now = time.time() if now is None else now
+        if len(body) > MAX_BODY_BYTES:
+            return self._retry(_oversized(http_status, self.message_id), now)
+        answer = Answer.read(headers, body, self._secret)
         if http_status == 200 and self.message_id is not None:
             try:
-                return parse_status(body, self.message_id, headers.get("X-Request-Id"))
+                return _status_of(answer, self.message_id)
             except OctopodsResponseError as exc:
                 return self._retry(exc, now)
-        error = error_for(
-            http_status, headers, body, message_id=self.message_id, conn_id=self.conn_id, now=now
-        )
-        return self._retry(error, now)
+        return self._retry(_error_of(http_status, headers, answer, self.message_id, self.conn_id, now), now)
 
     def fail(self, kind: str, detail: str) -> Wait:
         """Decide on a request that got no answer: wait and retry, or raise."""
-        return self._retry(transport_error(kind, detail, self.message_id), time.time())
+        return self._retry(transport_error(kind, detail, self.message_id, self._secret), time.time())
+
+    def waiting_for_rate_limit(self, seconds: float, now: float | None = None) -> None:
+        """The driver is about to wait ``seconds`` because of 429s: in a sleep after this call's
+        own 429, or at a gate another call's 429 closed. Every such second counts against
+        ``max_rate_limit_wait``; the wait that would pass it raises instead."""
+        if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
+            raise self._last_429 or OctopodsRateLimitError(
+                f"Octopods rate limit: requests with this key are paused for {seconds:.1f} s more, "
+                f"past max_rate_limit_wait={self.policy.max_rate_limit_wait:g} s of connection "
+                f"{self.conn_id!r}",
+                retry_at=datetime.fromtimestamp((time.time() if now is None else now) + seconds, UTC),
+                http_status=429,
+                message_id=self.message_id,
+            )
+        self.rate_limited_for += seconds
 
     def _retry(self, error: OctopodsError, now: float) -> Wait:
         if isinstance(error, OctopodsRateLimitError):
@@ -387,22 +581,26 @@ class StatusCall:
         return wait
 
     def _rate_limited(self, error: OctopodsRateLimitError, now: float) -> Wait:
+        self._last_429 = error
         if error.retry_at is not None:
-            seconds = max(error.retry_at.timestamp() - now, 0.0) + RATE_LIMIT_MARGIN
-        else:
+            seconds = error.retry_at.timestamp() - now + RATE_LIMIT_MARGIN
+        else:  # no usable hint: back off with jitter, never straight back
             seconds = self.policy.backoff(self.attempts, self._rand())
             self.attempts += 1
         if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
             raise error
-        self.rate_limited_for += seconds
         return Wait(seconds, rate_limited=True)
 
 
 def probe_outcome(
-    http_status: int, headers: Mapping[str, str], body: bytes, conn_id: str
+    http_status: int, headers: Mapping[str, str], body: bytes, conn_id: str, secret: str | None = None
 ) -> tuple[bool, str]:
     """Read the answer to the probe (the status path with no id) for ``test_connection``."""
-    error = error_for(http_status, headers, body, message_id=None, conn_id=conn_id, now=time.time())
+    if len(body) > MAX_BODY_BYTES:
+        return False, f"The host answered, but not as the Octopods API does: {_oversized(http_status, None)}"
+    error = error_for(
+        http_status, headers, body, message_id=None, conn_id=conn_id, now=time.time(), secret=secret
+    )
     if isinstance(error, OctopodsAuthError):
         return False, str(error)
     if isinstance(error, OctopodsRateLimitError):

@@ -13,6 +13,7 @@ from airflow_provider_octopods.errors import (
     InvalidMessageReference,
     OctopodsAuthError,
     OctopodsConnectionError,
+    OctopodsError,
     OctopodsRateLimitError,
     OctopodsRequestError,
     OctopodsResponseError,
@@ -217,7 +218,9 @@ def test_server_error_keeps_a_snippet_of_an_html_body() -> None:
         ({}, {"Retry-After": "12"}, 12.0),
         ({}, {"Retry-After": formatdate(NOW + 20, usegmt=True)}, 20.0),
         ({"retry_after": 2}, {"Retry-After": "9"}, 9.0),  # several hints: the latest wins
-        ({"retry_at": NOW - 30}, {}, 0.0),  # already past: no negative wait
+        ({"retry_at": NOW - 30, "retry_after": 4}, {}, 4.0),  # a past hint is ignored, not the rest
+        ({"retry_at": (NOW + 6) * 1000}, {}, 6.0),  # epoch milliseconds
+        ({"retry_at": str((NOW + 6) * 1000)}, {}, 6.0),
     ],
 )
 def test_rate_limit_delay_reads_every_hint(
@@ -233,8 +236,27 @@ def test_rate_limit_delay_measures_against_the_server_clock() -> None:
     assert protocol.rate_limit_delay(headers, {"retry_at": server_now + 5}, NOW + 100) == pytest.approx(5.0)
 
 
-def test_rate_limit_delay_without_a_usable_hint() -> None:
-    assert protocol.rate_limit_delay({"Retry-After": "soon"}, {"retry_at": "later"}, NOW) is None
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"retry_at": "later"}, {"Retry-After": "soon"}),
+        ({"retry_at": NOW - 30}, {}),  # already past (a server clock behind ours, no Date)
+        ({}, {"Retry-After": formatdate(NOW - 30, usegmt=True)}),
+        ({}, {"Retry-After": "0"}),
+        ({}, {"Retry-After": "-5"}),
+        ({"retry_after": float("nan")}, {}),
+        ({"retry_after": float("inf")}, {"Retry-After": "NaN"}),
+        ({"retry_after": 10**400}, {}),  # too large for a float
+        ({"retry_at": "9" * 5000}, {}),  # past Python's int digit limit
+        ({"retry_at": 1e300}, {"Retry-After": "1e308"}),
+        ({"retry_after": 365 * 24 * 3600}, {}),  # absurdly far
+        ({"retry_at": "9999-12-31T23:59:59-23:59"}, {}),  # overflows when made UTC
+        ({"retry_at": True, "reset_at": [1], "retry_after": {"s": 1}}, {}),
+        ({}, {"Retry-After": "Mon, 01 Jan 99999 00:00:00 GMT", "Date": "Mon, 01 Jan 99999 00:00:00 GMT"}),
+    ],
+)
+def test_rate_limit_delay_without_a_usable_hint(body: dict[str, object], headers: dict[str, str]) -> None:
+    assert protocol.rate_limit_delay(headers, body, NOW) is None
 
 
 def _call(policy: RetryPolicy | None = None) -> StatusCall:
@@ -273,10 +295,33 @@ def test_429_waits_at_least_until_the_retry_time_and_within_the_cap() -> None:
     assert wait.rate_limited
     assert wait.seconds >= 10.0
     assert call.attempts == 0  # 429s do not spend the retry limit
-    call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
+    call.waiting_for_rate_limit(wait.seconds)  # what a driver reports as it waits
+    call.waiting_for_rate_limit(
+        call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW).seconds
+    )  # type: ignore[union-attr]
     with pytest.raises(OctopodsRateLimitError) as info:  # a third wait would pass 25 s in all
         call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
     assert info.value.retry_at == datetime.fromtimestamp(NOW + 10, UTC)
+
+
+def test_time_at_a_gate_another_call_closed_counts_against_the_longest_wait() -> None:
+    call = _call(RetryPolicy(max_rate_limit_wait=4.0))
+    call.waiting_for_rate_limit(3.0, now=NOW)  # this call never met a 429 itself
+    with pytest.raises(OctopodsRateLimitError) as info:
+        call.waiting_for_rate_limit(3.0, now=NOW)
+    assert info.value.message_id == 7
+    assert info.value.retry_at == datetime.fromtimestamp(NOW + 3.0, UTC)
+    assert "max_rate_limit_wait=4" in str(info.value)
+
+
+def test_a_past_retry_time_backs_off_with_jitter_instead_of_retrying_at_once() -> None:
+    draws = iter([0.0, 1.0, 0.5])
+    request = protocol.build_request(protocol.status_url(BASE, 7), "k")
+    call = StatusCall(request, message_id=7, conn_id="c", policy=RetryPolicy(), rand=lambda: next(draws))
+    past = json.dumps({"retry_at": NOW - 60}).encode()
+    waits = [call.receive(429, {}, past, now=NOW) for _ in range(3)]
+    # Equal jitter over 0.5, 1, 2 s: half fixed, half drawn; never the 50 ms margin alone.
+    assert waits == [Wait(0.25, True), Wait(1.0, True), Wait(1.5, True)]
 
 
 def test_429_without_a_hint_backs_off() -> None:
@@ -304,3 +349,133 @@ def test_rate_limit_delay_keeps_our_precision_while_the_clocks_agree() -> None:
     assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW + 0.4) == pytest.approx(0.6)
     # Our clock behind the server's Date: measured from the Date, never early.
     assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW - 5) == pytest.approx(1.0)
+
+
+# --- whatever a server sends: a status, a Wait, or a typed error -------------------------
+
+SECRET = "octo-KEY-" + "5e1f" * 6
+
+
+def _secret_call(policy: RetryPolicy | None = None) -> StatusCall:
+    request = protocol.build_request(protocol.status_url(BASE, 7), SECRET)
+    return StatusCall(
+        request, message_id=7, conn_id="c", policy=policy or RetryPolicy(max_retries=0), rand=lambda: 0.5
+    )
+
+
+def _raised(http_status: int, body: bytes, headers: dict[str, str] | None = None) -> Exception:
+    with pytest.raises(OctopodsError) as info:
+        _secret_call().receive(http_status, headers or {}, body, now=NOW)
+    return info.value
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+def test_json_nested_deeper_than_the_parser_allows_is_a_garbled_body(status: int) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    error = _raised(status, deep)
+    assert isinstance(error, (OctopodsResponseError, OctopodsServerError, OctopodsRequestError))
+    assert error.http_status == status
+
+
+def test_nesting_within_the_parsers_limit_is_read_and_refused_typed() -> None:
+    nested = b'{"status": "sent", "message_id": 7, "phone_number": ' + b"[" * 900 + b"]" * 900 + b"}"
+    error = _raised(200, nested)
+    assert isinstance(error, OctopodsResponseError)
+    assert "list or object" in str(error)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-13-01T00:00:00Z", "x" * 5000]
+)
+def test_a_timestamp_that_does_not_exist_in_utc_is_a_garbled_body(stamp: str) -> None:
+    error = _raised(200, _body(sent_at=stamp))
+    assert isinstance(error, OctopodsResponseError)
+    assert "unreadable timestamp" in str(error)
+    assert len(str(error)) < 1000
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (17, 17),
+        ("17", 17),
+        ("\u0661\u0667", None),  # Arabic-Indic digits: isdigit() and int() say yes, the API does not
+        ("\u00b2", None),  # superscript two: isdigit() says yes, int() raises
+        (2**31 - 1, 2**31 - 1),
+        (2**31, None),  # past the int32 Parquet column: no code
+        ("9" * 5000, None),  # past Python's int digit limit
+        (-1, None),
+        (True, None),
+        (17.0, None),
+        ([17], None),
+    ],
+)
+def test_error_code_is_an_int32_code_or_none(code: object, expected: int | None) -> None:
+    error = _error(400, {"error_code": code, "error": "x"})
+    assert error.error_code == expected
+    assert error.error == "x"
+
+
+def test_the_api_key_echoed_by_the_server_is_redacted_everywhere_it_is_kept() -> None:
+    from urllib.parse import quote
+
+    echoes = [
+        (400, json.dumps({"error_code": 3, "error": f"bad key {SECRET}", "request_id": SECRET}).encode()),
+        (502, f"<html>upstream refused X-Octopods-Auth: {SECRET}</html>".encode()),
+        (500, f"key={quote(SECRET, safe='')}".encode()),
+        (200, _body(status=SECRET, failure_reason=SECRET, sent_at=SECRET)),
+        (200, _body(message_id=SECRET)),
+    ]
+    texts = []
+    for status, body in echoes:
+        error = _raised(status, body, {"X-Request-Id": SECRET})
+        texts += [str(error), repr(error), json.dumps(error.to_dict())]  # type: ignore[attr-defined]
+    status = _secret_call().receive(
+        200, {"X-Request-Id": SECRET}, _body(failure_reason=f"{SECRET}!"), now=NOW
+    )
+    assert isinstance(status, MessageStatus)
+    texts += [repr(status), json.dumps(status.to_dict()), json.dumps(dict(status.raw))]
+    with pytest.raises(OctopodsConnectionError) as info:
+        _secret_call().fail(protocol.DROPPED, f"Invalid header value b'{SECRET}\\n'")
+    texts.append(str(info.value))
+    everything = "\n".join(texts)
+    assert protocol.REDACTED in everything
+    assert SECRET not in everything and quote(SECRET, safe="") not in everything
+
+
+def test_a_body_over_the_cap_is_a_response_error() -> None:
+    over = b"x" * (protocol.MAX_BODY_BYTES + 1)
+    for status in (200, 400, 429):
+        error = _raised(status, over)
+        assert isinstance(error, OctopodsResponseError)
+        assert error.http_status == status
+        assert "over 1048576 bytes" in str(error)
+    ok, text = protocol.probe_outcome(400, {}, over, "c")
+    assert not ok
+    assert "over 1048576 bytes" in text
+
+
+def test_lone_surrogates_are_replaced_before_anything_keeps_them() -> None:
+    status = _secret_call().receive(200, {}, _body(failure_reason="\ud800 x"), now=NOW)
+    assert isinstance(status, MessageStatus)
+    assert status.failure_reason == "\ufffd x"
+    status.failure_reason.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "9" * 5000,  # past Python's int digit limit
+        "0" * 5000 + "1" * 20,
+        pytest.param(10**5000, id="an-int-of-5000-digits"),
+        f"{BASE}/api/v1/whatsapp/messages/{'9' * 5000}",
+    ],
+)
+def test_ids_of_thousands_of_digits_are_refused_typed(message: object) -> None:
+    with pytest.raises(InvalidMessageReference) as info:
+        protocol.message_id_of(message, BASE)
+    assert len(str(info.value)) < 400
+
+
+def test_leading_zeros_do_not_count_against_the_id_length() -> None:
+    assert protocol.message_id_of("0" * 5000 + "42", BASE) == 42

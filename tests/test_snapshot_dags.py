@@ -152,6 +152,27 @@ def test_strict_fails_before_any_request(root: Path, emulator: Emulator) -> None
     assert not partition(root, "snapshot_strict").exists()
 
 
+def test_ids_of_thousands_of_digits_are_counted_not_a_failed_run(root: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(5, deliver_after=0)
+    huge = "9" * 5000  # past Python's int digit limit: int() raises on it
+    csv = root / "sent.csv"
+    csv.write_text("message_id\n" + "".join(f"{m}\n" for m in ids) + f"{huge}\n")
+    for dag_id, conf in (
+        ("snapshot_file", {"path": f"file://{csv}"}),
+        ("snapshot_ids", {"messages": [*ids, huge]}),
+    ):
+        dag_run = run_case(dag_id, **conf)
+        assert dag_run.state == "success"
+        summary = task_xcom(dag_run, "snapshot")
+        assert summary["invalid_inputs"] == 1
+        assert summary["invalid_samples"][0].startswith("'9999")
+        assert sorted(rows_by_id(read_back(partition(root, dag_id)))) == ids
+    requests_before = len(emulator.requests())
+    dag_run = run_case("snapshot_strict", messages=[*ids, huge])
+    assert dag_run.state == "failed"
+    assert len(emulator.requests()) == requests_before  # refused before any request
+
+
 def test_revoked_key_fails_fast_and_publishes_nothing(
     root: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

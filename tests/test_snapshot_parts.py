@@ -33,9 +33,23 @@ def test_collect_checks_dedupes_and_reports() -> None:
     assert got.invalid_samples == ["'abc'", "-1", "True", "None", str(2**63)]
 
 
+def test_ids_of_thousands_of_digits_in_files_are_invalid_inputs() -> None:
+    huge = "9" * 5000
+    csv = io.BytesIO(f"message_id\n12\n{huge}\n{'0' * 5000}13\n".encode())
+    parquet = io.BytesIO()
+    pq.write_table(pa.table({"message_id": ["12", huge, "13"]}), parquet)
+    parquet.seek(0)
+    for stream, name in ((csv, "sent.csv"), (parquet, "sent.parquet")):
+        got = inputs.collect(inputs.read_refs(stream, name), BASE)
+        assert got.ids.tolist() == [12, 13]
+        assert got.invalid == 1
+        assert got.invalid_samples[0].startswith("'9999")
+        assert len(got.invalid_samples[0]) < 110
+
+
 def test_read_refs_from_csv_and_parquet() -> None:
     csv = io.BytesIO(b"phone,message_id\n+1,12\n+2, 13\n+3,https://x.example/1\n")
-    assert list(inputs.read_refs(csv, "sent.csv")) == [12, " 13", "https://x.example/1"]
+    assert list(inputs.read_refs(csv, "sent.csv")) == ["12", " 13", "https://x.example/1"]
     buffer = io.BytesIO()
     pq.write_table(pa.table({"message_id": [1, 2, None]}), buffer)
     buffer.seek(0)

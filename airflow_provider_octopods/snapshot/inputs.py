@@ -13,7 +13,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from airflow_provider_octopods.errors import InvalidMessageReference
-from airflow_provider_octopods.protocol import MAX_MESSAGE_ID, message_id_of
+from airflow_provider_octopods.protocol import MAX_MESSAGE_ID, message_id_of, shown
 
 ID_COLUMN = "message_id"
 SAMPLES = 5
@@ -48,7 +48,7 @@ def collect(refs: Iterable[object], base_url: str) -> MessageInputs:
         except InvalidMessageReference:
             invalid += 1
             if len(samples) < SAMPLES:
-                samples.append(repr(ref)[:100])
+                samples.append(shown(ref))
     ids = np.unique(np.frombuffer(valid, dtype=np.int64)) if valid else np.empty(0, dtype=np.int64)
     return MessageInputs(ids=ids, received=received, invalid=invalid, invalid_samples=samples)
 
@@ -59,15 +59,11 @@ def read_refs(stream: IO[bytes], name: str, batch_rows: int = 65_536) -> Iterato
         options = pa_csv.ConvertOptions(include_columns=[ID_COLUMN], column_types={ID_COLUMN: pa.string()})
         reader = pa_csv.open_csv(stream, convert_options=options)
         for batch in reader:
-            yield from (_from_text(v) for v in batch.column(0).to_pylist())
+            # Cells stay text: message_id_of reads digits of any length without raising.
+            yield from batch.column(0).to_pylist()
         return
     parquet = pq.ParquetFile(stream)
     if ID_COLUMN not in parquet.schema_arrow.names:
         raise ValueError(f"{name} has no {ID_COLUMN!r} column (columns: {parquet.schema_arrow.names})")
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=[ID_COLUMN]):
         yield from batch.column(0).to_pylist()
-
-
-def _from_text(value: str | None) -> object:
-    # CSV cells are text: digits become the int they spell, anything else is checked as given.
-    return int(value) if value is not None and value.isascii() and value.isdigit() else value
