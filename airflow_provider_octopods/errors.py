@@ -63,6 +63,11 @@ class OctopodsError(AirflowException):
         }
 
 
+class OctopodsConfigError(OctopodsError, ValueError):
+    """The connection cannot be used as it is (no API key, a key an HTTP header cannot carry, a
+    bad base URL or extra). Found when the connection is read, before anything is sent."""
+
+
 class InvalidMessageReference(OctopodsError, ValueError):
     """A message id or ``message_status_url`` refused before any request was sent."""
 

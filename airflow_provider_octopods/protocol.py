@@ -176,6 +176,21 @@ class Request:
     headers: Mapping[str, str] = field(repr=False)
 
 
+def header_value_flaw(value: str) -> str | None:
+    """What in ``value`` an HTTP header cannot carry (RFC 9110 field value, ASCII only, as both
+    drivers send it), or None. Spaces and tabs inside are allowed, around it they are not."""
+    if value != value.strip(" \t"):
+        return "spaces around it"
+    for char in value:
+        if char in "\r\n":
+            return "a line break (CR or LF)"
+        if not char.isascii():
+            return "a non-ASCII character"
+        if (char < " " and char != "\t") or char == "\x7f":
+            return "a control character"
+    return None
+
+
 def build_request(url: str, api_key: str) -> Request:
     return Request(url=url, headers={AUTH_HEADER: api_key, "Accept": "application/json"})
 
@@ -317,20 +332,22 @@ def _status_of(answer: Answer, message_id: int) -> MessageStatus:
     except ValueError as exc:
         raise bad(f"an unreadable timestamp ({exc})") from None
     try:
-        texts = {name: _text(data.get(name)) for name in _TEXT_FIELDS}
+        phone_number, channel_message_id, failure_reason, request_id = (
+            _text(data.get(name))
+            for name in ("phone_number", "channel_message_id", "failure_reason", "request_id")
+        )
     except ValueError as exc:
         raise bad(f"a list or object where text belongs ({exc})") from None
     return MessageStatus(
         message_id=message_id,
         status=status,
-        request_id=texts.pop("request_id") or answer.request_id,
+        phone_number=phone_number,
+        channel_message_id=channel_message_id,
+        failure_reason=failure_reason,
+        request_id=request_id or answer.request_id,
         raw=data,
-        **texts,
         **stamps,
     )
-
-
-_TEXT_FIELDS = ("phone_number", "channel_message_id", "failure_reason", "request_id")
 
 
 def _server_now(headers: Mapping[str, str], now: float) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.connection_type import EXTRA_FIELDS
+from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.protocol import Request, RetryPolicy, StatusCall
 
 
@@ -28,16 +29,28 @@ class OctopodsSettings:
     def from_connection_fields(
         cls, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any]
     ) -> OctopodsSettings:
-        if not password:
-            raise ValueError(
+        api_key = (password or "").strip()  # a key read from a file often ends in a newline
+        if not api_key:
+            raise OctopodsConfigError(
                 f"Connection {conn_id!r} has no API key: put the WhatsApp Business API key in its password"
+            )
+        flaw = protocol.header_value_flaw(api_key)
+        if flaw:
+            # Never the key, nor where in it: only what kind of character cannot be sent.
+            raise OctopodsConfigError(
+                f"Connection {conn_id!r}: the API key in its password contains {flaw}, which an HTTP "
+                f"header cannot carry. Put the WhatsApp Business API key there exactly as Octopods "
+                f"shows it; nothing was sent"
             )
         try:
             base_url = protocol.normalize_base_url(host)
         except ValueError as exc:
-            raise ValueError(f"Connection {conn_id!r}: {exc}") from None
-        values = {f.name: f.read(extra, conn_id) for f in EXTRA_FIELDS}
-        return cls(conn_id=conn_id, base_url=base_url, api_key=password, **values)
+            raise OctopodsConfigError(f"Connection {conn_id!r}: {exc}") from None
+        try:
+            values = {f.name: f.read(extra, conn_id) for f in EXTRA_FIELDS}
+        except ValueError as exc:  # its text names the connection and the extra
+            raise OctopodsConfigError(str(exc)) from None
+        return cls(conn_id=conn_id, base_url=base_url, api_key=api_key, **values)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -104,11 +104,21 @@ class AsyncOctopodsClient:
             async with self._session.get(
                 request.url, headers=request.headers, allow_redirects=False
             ) as response:
-                return response.status, response.headers, await response.read()
+                body = bytearray()
+                # One byte past the cap is enough to refuse the body; the rest is never read.
+                while len(body) <= protocol.MAX_BODY_BYTES:
+                    chunk = await response.content.read(protocol.MAX_BODY_BYTES + 1 - len(body))
+                    if not chunk:
+                        break
+                    body += chunk
+                else:
+                    response.close()  # drop the connection rather than drain it into the pool
+                return response.status, response.headers, bytes(body)
 
     async def _run(self, call: StatusCall) -> MessageStatus:
         while True:
-            await self.gate.enter()
+            # Time held at the gate by a 429, this call's or another's, counts against its limit.
+            await self.gate.enter(call.waiting_for_rate_limit)
             try:
                 step: MessageStatus | Wait = call.receive(*await self._send(call.request))  # type: ignore[arg-type]
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -178,6 +188,11 @@ class AsyncOctopodsClient:
         try:
             answer = await self._send(self.settings.probe_request())
         except (TimeoutError, aiohttp.ClientError) as exc:
-            error = protocol.transport_error(_failure_kind(exc), str(exc) or type(exc).__name__, None)
+            detail = str(exc) or type(exc).__name__
+            error = protocol.transport_error(_failure_kind(exc), detail, None, self.settings.api_key)
             return False, f"{error} (base URL {self.settings.base_url})"
-        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id)  # type: ignore[arg-type]
+        return protocol.probe_outcome(
+            *answer,  # type: ignore[arg-type]
+            conn_id=self.settings.conn_id,
+            secret=self.settings.api_key,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
@@ -46,10 +46,14 @@ class RequestGate:
         self._share = max(MIN_SHARE, self.share(now) / 2)
         self._share_at = self._paused_until
 
-    async def enter(self) -> None:
+    async def enter(self, on_pause: Callable[[float], None] | None = None) -> None:
+        """Wait for this request's turn. ``on_pause(seconds)`` is told of each wait a 429 causes
+        (the gate closed), before it starts; it may raise to give up instead."""
         while True:
             now = self._now()
             if now < self._paused_until:
+                if on_pause is not None:
+                    on_pause(self._paused_until - now)
                 await asyncio.sleep(self._paused_until - now)
                 continue
             if self.rate is None:

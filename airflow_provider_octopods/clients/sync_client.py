@@ -7,9 +7,10 @@ from collections.abc import Callable
 from types import TracebackType
 
 import requests
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from airflow_provider_octopods import protocol
+from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
 from airflow_provider_octopods.protocol import StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
@@ -18,7 +19,8 @@ from airflow_provider_octopods.status import MessageStatus
 def _failure_kind(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
         return protocol.TLS
-    if isinstance(exc, requests.Timeout):
+    # requests reports a read timeout in the body as a ConnectionError: look at the cause too.
+    if isinstance(exc, requests.Timeout) or isinstance(exc.__context__, ReadTimeoutError):
         return protocol.TIMEOUT
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError):
@@ -33,6 +35,8 @@ class OctopodsClient:
         self.settings = settings
         self._sleep = sleep
         self._session = requests.Session()
+        for scheme in ("http://", "https://"):
+            self._session.mount(scheme, DeadlineAdapter())
 
     def __enter__(self) -> OctopodsClient:
         return self
@@ -48,15 +52,27 @@ class OctopodsClient:
     def _send(
         self, request: protocol.Request
     ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
-        # Redirects are not followed: the key header would go wherever the redirect points.
-        response = self._session.get(
-            request.url,
-            headers=dict(request.headers),
-            timeout=self.settings.timeout,
-            verify=self.settings.verify_tls,
-            allow_redirects=False,
-        )
-        return response.status_code, response.headers, response.content
+        # The connection's timeout bounds the whole request, connect to last byte.
+        with (
+            deadline(self.settings.timeout),
+            # Redirects are not followed: the key header would go wherever the redirect points.
+            self._session.get(
+                request.url,
+                headers=dict(request.headers),
+                timeout=self.settings.timeout,
+                verify=self.settings.verify_tls,
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
+            body = bytearray()
+            # One byte past the cap is enough to refuse the body; the rest is never read, and
+            # closing the response unread drops the connection instead of draining it.
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > protocol.MAX_BODY_BYTES:
+                    break
+            return response.status_code, response.headers, bytes(body)
 
     def _run(self, call: StatusCall) -> MessageStatus:
         while True:
@@ -66,6 +82,8 @@ class OctopodsClient:
                 step = call.fail(_failure_kind(exc), str(exc))
             if isinstance(step, MessageStatus):
                 return step
+            if step.rate_limited:
+                call.waiting_for_rate_limit(step.seconds)
             self._sleep(step.seconds)
 
     def get_message_status(self, message: object) -> MessageStatus:
@@ -77,6 +95,6 @@ class OctopodsClient:
         try:
             answer = self._send(self.settings.probe_request())
         except requests.RequestException as exc:
-            error = protocol.transport_error(_failure_kind(exc), str(exc), None)
+            error = protocol.transport_error(_failure_kind(exc), str(exc), None, self.settings.api_key)
             return False, f"{error} (base URL {self.settings.base_url})"
-        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id)
+        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)

@@ -18,6 +18,7 @@ from airflow_provider_octopods.clients.async_client import (
 )
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.connection_type import CONN_TYPE
+from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
 
@@ -43,10 +44,11 @@ class OctopodsHook(BaseHook):
     def _settings_from(
         self, host: str | None, password: str | None, extra: dict[str, Any]
     ) -> OctopodsSettings:
-        settings = OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
-        # Airflow masks the password in a task, but not in a script or a test: do it ourselves.
-        mask_secret(settings.api_key)
-        return settings
+        # Airflow masks the password in a task, but not in a script or a test: do it ourselves,
+        # as the key will be sent (stripped), and before it is checked.
+        if password and password.strip():
+            mask_secret(password.strip())
+        return OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
 
     def get_settings(self) -> OctopodsSettings:
         if self._settings is None:
@@ -114,7 +116,7 @@ class OctopodsHook(BaseHook):
         """
         try:
             settings = self.get_settings()
-        except ValueError as exc:
+        except OctopodsConfigError as exc:
             return False, str(exc)
         with OctopodsClient(settings) as client:
             return client.probe()

@@ -78,13 +78,25 @@ class MessageStatusTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = BatchWatch(self.message_ids, self.target_status, self.policy, self.started_at, time.time())
         try:
-            event = await self._watch(watch)
+            event = await self._watch_until_deadline(watch)
         except OctopodsError as exc:
             event = self._event(watch, "error", str(exc), error=exc.to_dict())
         except Exception as exc:  # never a silent stop: the sensor fails with this text
             self.log.exception("MessageStatusTrigger stopped on an unexpected error")
             event = self._event(watch, "error", f"MessageStatusTrigger stopped: {type(exc).__name__}: {exc}")
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+
+    async def _watch_until_deadline(self, watch: BatchWatch) -> dict[str, Any]:
+        """The deadline cuts whatever is in progress (a request, a retry's backoff, a wait at
+        the rate-limit gate): the event comes at the deadline, not when a retry loop ends."""
+        loop_deadline = asyncio.get_running_loop().time() + (self.deadline - time.time())
+        try:
+            async with asyncio.timeout_at(loop_deadline) as limit:
+                return await self._watch(watch)
+        except TimeoutError:
+            if limit.expired():
+                return self._timeout(watch)
+            raise
 
     async def _watch(self, watch: BatchWatch) -> dict[str, Any]:
         hook = OctopodsHook(octopods_conn_id=self.octopods_conn_id)
