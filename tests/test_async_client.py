@@ -4,6 +4,7 @@ pacing and bounded fetching of many statuses."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.errors import (
     InvalidMessageReference,
     OctopodsAuthError,
+    OctopodsRateLimitError,
     OctopodsRequestError,
     OctopodsServerError,
 )
@@ -159,3 +161,35 @@ def test_clients_of_one_key_share_its_budget_on_a_loop(emulator: Emulator) -> No
     arrivals = sorted(r.at for r in emulator.requests())
     assert len(arrivals) == 20
     assert arrivals[-1] - arrivals[0] >= 19 / 20 - 0.01  # one budget of 20/s, not two
+
+
+def test_time_at_a_gate_another_429_closed_counts_against_the_longest_wait(emulator: Emulator) -> None:
+    """A call that never met a 429 itself still may not wait past max_rate_limit_wait."""
+    [message] = emulator.add_messages(deliver_after=0)
+
+    async def body(client: AsyncOctopodsClient) -> float:
+        client.gate.pause(30)  # another call's 429 closed the gate for 30 s
+        started = time.monotonic()
+        with pytest.raises(OctopodsRateLimitError) as info:
+            await asyncio.wait_for(client.get_message_status(message), timeout=10)
+        assert "max_rate_limit_wait=2" in str(info.value)
+        return time.monotonic() - started
+
+    assert run(emulator, body, extra={"max_rate_limit_wait": 2}) < 1.0  # told at once, not after 30 s
+    assert emulator.requests() == []
+
+
+def test_a_429_storm_ends_every_call_within_its_longest_wait(emulator: Emulator) -> None:
+    ids = emulator.add_messages(30, deliver_after=0)
+    emulator.set_rate_limit(per_second=2, burst=1)
+
+    async def body(client: AsyncOctopodsClient) -> list[StatusResult]:
+        return [r async for r in client.iter_message_statuses(ids)]
+
+    started = time.monotonic()
+    results = run(emulator, body, max_concurrency=10, extra={"max_rate_limit_wait": 2})
+    elapsed = time.monotonic() - started
+    limited = [r for r in results if isinstance(r.error, OctopodsRateLimitError)]
+    assert limited, "no call outlasted its wait: the test proves nothing"
+    # Each call waits 2 s at most in all; the 30 run 10 at a time, so well under 3 rounds of 2 s.
+    assert elapsed < 3 * 2 + 2

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.errors import OctopodsError
+from airflow_provider_octopods.errors import OctopodsConfigError, OctopodsError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 
 
@@ -210,3 +210,76 @@ def test_connection_from_a_secrets_backend(tmp_path: Path, emulator: Emulator) -
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "delivered"
+
+
+def test_a_key_with_surrounding_whitespace_is_stripped(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator
+) -> None:
+    """A key read from a file or a mounted secret often ends in a newline."""
+    [message] = emulator.add_messages(deliver_after=0)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(emulator.connection(api_key=f"  {emulator.api_key}\r\n"))
+    )
+    hook = OctopodsHook()
+    assert hook.get_settings().api_key == emulator.api_key
+    assert hook.get_message_status(message).status == "delivered"
+    assert asyncio.run(hook.aget_message_status(message)).status == "delivered"
+    assert hook.test_connection()[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("octo-KEY-ab\ncd-1234", "line break"),
+        ("octo-KEY-ab\rcd-1234", "line break"),
+        ("octo-KEY-ab\r\nX-Evil: 1", "line break"),
+        ("octo-KEY-ab\x00cd-1234", "control character"),
+        ("octo-KEY-ab\x7fcd-1234", "control character"),
+        ("octo-KEY-cl\u00e9-1234", "non-ASCII"),  # latin-1, but not ASCII
+        ("octo-KEY-\u20ac-1234", "non-ASCII"),  # not even latin-1
+    ],
+)
+def test_a_key_a_header_cannot_carry_is_refused_before_anything_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: Emulator,
+    caplog: pytest.LogCaptureFixture,
+    key: str,
+    why: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(emulator.connection(api_key=key)))
+    texts: list[str] = []
+    for attempt in (
+        lambda: OctopodsHook().get_message_status(1),
+        lambda: asyncio.run(OctopodsHook().aget_message_status(1)),
+    ):
+        with pytest.raises(OctopodsConfigError) as info:
+            attempt()
+        texts += [str(info.value), repr(info.value)]
+    ok, text = OctopodsHook().test_connection()
+    assert not ok
+    texts.append(text)
+    for text in texts:
+        assert "'octopods_default'" in text
+        assert why in text
+    everything = "\n".join([*texts, caplog.text])
+    for part in [*key.splitlines(), key, key.strip()]:
+        if len(part) > 8:
+            assert part not in everything
+    assert emulator.requests() == []
+
+
+def test_a_bad_key_is_an_error_event_of_the_trigger(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator
+) -> None:
+    from tests.test_trigger import run, trigger
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(emulator.connection(api_key="octo-KEY\nsecond-line"))
+    )
+    event = run(trigger([1]))
+    assert event["status"] == "error"
+    assert event["error"]["type"] == "OctopodsConfigError"
+    assert "'octopods_default'" in event["message"] and "line break" in event["message"]
+    assert "second-line" not in json.dumps(event)
+    assert emulator.requests() == []
