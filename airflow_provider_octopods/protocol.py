@@ -577,7 +577,7 @@ class StatusCall:
         """The driver is about to wait ``seconds`` because of 429s: in a sleep after this call's
         own 429, or at a gate another call's 429 closed. Every such second counts against
         ``max_rate_limit_wait``; the wait that would pass it raises instead."""
-        if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
+        if self._passes_rate_limit_wait(seconds):
             raise self._last_429 or OctopodsRateLimitError(
                 f"Octopods rate limit: requests with this key are paused for {seconds:.1f} s more, "
                 f"past max_rate_limit_wait={self.policy.max_rate_limit_wait:g} s of connection "
@@ -604,9 +604,12 @@ class StatusCall:
         else:  # no usable hint: back off with jitter, never straight back
             seconds = self.policy.backoff(self.attempts, self._rand())
             self.attempts += 1
-        if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
+        if self._passes_rate_limit_wait(seconds):
             raise error
         return Wait(seconds, rate_limited=True)
+
+    def _passes_rate_limit_wait(self, seconds: float) -> bool:
+        return self.rate_limited_for + seconds > self.policy.max_rate_limit_wait
 
 
 def probe_outcome(
