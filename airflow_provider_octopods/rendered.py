@@ -12,7 +12,9 @@ def as_list(value: Any, name: str) -> list[Any]:
     """``value`` as a list: a list or tuple as it is, or the text of one (JSON or Python)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            # A number past Python's int digit limit stays text, and is then refused as one input
+            # rather than the whole list failing to parse.
+            value = json.loads(value, parse_int=_int_or_text)
         except ValueError:
             try:
                 value = ast.literal_eval(value)
@@ -21,3 +23,7 @@ def as_list(value: Any, name: str) -> list[Any]:
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{name} must be a list of message ids, got {type(value).__name__}")
     return list(value)
+
+
+def _int_or_text(digits: str) -> int | str:
+    return int(digits) if len(digits) <= 40 else digits

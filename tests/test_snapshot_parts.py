@@ -47,6 +47,14 @@ def test_ids_of_thousands_of_digits_in_files_are_invalid_inputs() -> None:
         assert len(got.invalid_samples[0]) < 110
 
 
+def test_a_rendered_list_with_a_number_of_thousands_of_digits_keeps_the_other_ids() -> None:
+    from airflow_provider_octopods.rendered import as_list
+
+    got = inputs.collect(as_list("[12, " + "9" * 5000 + ", 13]", "message_ids"), BASE)
+    assert got.ids.tolist() == [12, 13]
+    assert got.invalid == 1
+
+
 def test_read_refs_from_csv_and_parquet() -> None:
     csv = io.BytesIO(b"phone,message_id\n+1,12\n+2, 13\n+3,https://x.example/1\n")
     assert list(inputs.read_refs(csv, "sent.csv")) == ["12", " 13", "https://x.example/1"]
