@@ -142,11 +142,12 @@ def shown(value: object, limit: int = 100) -> str:
 
 
 def _message_id_from_url(url: str, base_url: str) -> int | None:
-    parts, base = urlsplit(url), urlsplit(base_url)
+    base = urlsplit(base_url)
     prefix = base.path.rstrip("/") + STATUS_PATH
     try:
+        parts = urlsplit(url)
         same_origin = _origin(parts) == _origin(base)
-    except ValueError:  # a port that is not a number
+    except ValueError:  # a port that is not a number, a bracket that opens no IPv6 address
         same_origin = False
     if not same_origin or parts.username or parts.password:
         raise InvalidMessageReference(
