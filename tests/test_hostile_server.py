@@ -140,6 +140,21 @@ def test_the_test_button_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPat
     assert elapsed < 2.5
 
 
+def test_a_poke_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
+
+    with HostileServer(trickle(DOCUMENTED, every=0.5)) as server:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(server.connection(timeout=1.0, max_retries=0))
+        )
+        sensor = MessageStatusSensor(task_id="wait", message_id=7, mode="poke", deferrable=False)
+        started = time.monotonic()
+        result = sensor.poke({})
+        elapsed = time.monotonic() - started
+    assert not result.is_done  # the timeout is a passing failure: the next poke tries again
+    assert elapsed < 2.5
+
+
 # --- what the emulator never sends ------------------------------------------------------
 
 PAST = datetime.fromtimestamp(time.time() - 120, UTC).isoformat()
