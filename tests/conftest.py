@@ -59,3 +59,11 @@ def octopods_conn(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterat
     """``octopods_default`` pointing at the emulator, through the environment as users set it."""
     monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json())
     return "octopods_default"
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, airflow_db: str) -> Path:
+    """Where the snapshot test DAGs write, with ``octopods_default`` on the emulator."""
+    monkeypatch.setenv("OCTOPODS_TEST_SNAPSHOT_ROOT", f"file://{tmp_path}")
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=1))
+    return tmp_path

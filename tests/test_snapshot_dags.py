@@ -3,12 +3,8 @@ read back with pyarrow and DuckDB and checked against the emulator's own truth."
 
 from __future__ import annotations
 
-import glob
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,44 +13,7 @@ from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.snapshot.schema import snapshot_schema
 from tests.conftest import EXAMPLE_ROOT
 from tests.dag_runs import load_dag, task_state, task_xcom
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, airflow_db: str) -> Path:
-    monkeypatch.setenv("OCTOPODS_TEST_SNAPSHOT_ROOT", f"file://{tmp_path}")
-    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=1))
-    return tmp_path
-
-
-def run_case(dag_id: str, **conf: Any) -> Any:
-    dag = load_dag(dag_id, file="tests/dags/octopods_snapshot_cases.py")
-    return dag.test(run_conf={"case": dag_id, **conf}, logical_date=_DAY)
-
-
-_DAY = datetime(2026, 11, 26, tzinfo=UTC)
-
-
-def partition(root: Path, case: str) -> Path:
-    return root / case / "snapshot_date=2026-11-26"
-
-
-def read_back(folder: Path) -> pa.Table:
-    """All rows of a partition: pyarrow for the schema, DuckDB as a BI tool would read it."""
-    files = sorted(glob.glob(str(folder / "*.parquet")))
-    assert files, f"no parquet file in {folder}"
-    for file in files:
-        schema = pq.read_schema(file)
-        assert any(schema.equals(snapshot_schema(unit), check_metadata=False) for unit in ("us", "ms"))
-    table = pq.read_table(files, partitioning=None)
-    via_duckdb = duckdb.sql(
-        f"select count(*), count(distinct message_id) from read_parquet('{folder}/*.parquet')"
-    )
-    assert via_duckdb.fetchall() == [(table.num_rows, len(set(table.column("message_id").to_pylist())))]
-    return table
-
-
-def rows_by_id(table: pa.Table) -> dict[int, dict[str, Any]]:
-    return {row["message_id"]: row for row in table.to_pylist()}
+from tests.snapshots import DAY, partition, read_back, rows_by_id, run_case
 
 
 def test_snapshot_matches_the_emulator(root: Path, emulator: Emulator) -> None:
@@ -252,7 +211,7 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator) -> None:
     dag = load_dag("octopods_daily_snapshot")
     [outlet] = dag.get_task("snapshot_statuses").outlets
     assert outlet.uri == f"file://{snapshots}"  # one Asset for every daily partition
-    dag_run = dag.test(logical_date=_DAY)
+    dag_run = dag.test(logical_date=DAY)
     assert dag_run.state == "success"
     folder = snapshots / "snapshot_date=2026-11-26"
     assert sorted(rows_by_id(read_back(folder))) == ids
@@ -275,6 +234,6 @@ def test_example_refresh_dag_runs_without_events(root: Path) -> None:
     """Under dags test (a manual run) no snapshot event triggered it: it reads nothing and succeeds.
     Its Asset-triggered runs are exercised on a real scheduler."""
     refresh = load_dag("octopods_statuses_refresh", "dags/octopods_daily_snapshot.py")
-    dag_run = refresh.test(logical_date=_DAY)
+    dag_run = refresh.test(logical_date=DAY)
     assert dag_run.state == "success"
     assert task_xcom(dag_run, "refresh") == {}

@@ -16,8 +16,9 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.rendered import as_list
-from airflow_provider_octopods.snapshot import inputs
+from airflow_provider_octopods.snapshot import inputs, partition
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into
+from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
 from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
 from airflow_provider_octopods.status import TERMINAL_STATUSES
@@ -28,8 +29,7 @@ DEFAULT_MAX_CONCURRENCY = 100
 def asset_for(output_path: str) -> Asset:
     """The Asset of a snapshot: the output path up to its first templated part, so every
     partition of the dataset updates one Asset that BI refresh DAGs can be scheduled on."""
-    static = output_path.split("{{", 1)[0]
-    static = static if static.endswith("/") else static.rsplit("/", 1)[0] + "/"
+    static = root_of(output_path)
     return Asset(uri=static, name="octopods_message_statuses:" + static)
 
 
@@ -39,9 +39,11 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param message_ids: ids or ``message_status_url``s (templated; an XCom list works too).
     :param message_ids_path: instead, a Parquet or CSV file (any ObjectStoragePath URI) with a
         ``message_id`` column.
-    :param output_path: the directory to write into (templated; local path or any
-        ObjectStoragePath URI). The file is ``part-<map index>.parquet``; a retried try
-        replaces it, so a re-run of the same logical date leaves no duplicates.
+    :param output_path: the partition to write (templated; local path or any ObjectStoragePath
+        URI). The file is ``part-<map index>.parquet``; a run owns its partition: a retry or
+        a re-run of the same logical date replaces it, with any number of mapped instances,
+        and leaves no duplicates. The path up to its first templated part is the root: its
+        partitions must share one schema (the task fails before any request otherwise).
     :param max_requests_per_second: request budget (default: the connection's), split evenly
         between the mapped instances of a dynamically mapped task.
     :param max_concurrency: requests in flight at most.
@@ -90,6 +92,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         super().__init__(**kwargs)
         snapshot_schema(timestamp_unit)  # refuses an unknown unit when the DAG is parsed
         self.output_path = output_path
+        self.root = root_of(output_path)
         self.message_ids = message_ids
         self.message_ids_path = message_ids_path
         self.octopods_conn_id = octopods_conn_id
@@ -139,13 +142,14 @@ class MessageStatusToParquetOperator(BaseOperator):
             if self.strict:
                 raise AirflowFailException(f"{text}; nothing was fetched (strict=True)")
             self.log.warning("%s; they get no row", text)
+        index = max(context["ti"].map_index, 0)
+        shards = self._instances(context["ti"])
+        folder = ObjectStoragePath(self.output_path)
+        target = folder / partition.part_name(index)
+        self._check_root(folder)
         carried = self._carried_forward(given.ids)
         to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
-
-        map_index = context["ti"].map_index
-        shards = context.get("expanded_ti_count") or 1
         rate = (self.max_requests_per_second or settings.requests_per_second) / shards
-        target = ObjectStoragePath(self.output_path) / f"part-{max(map_index, 0):05d}.parquet"
         summary: dict[str, Any] = {
             "output_paths": [],
             "inputs": given.received,
@@ -154,6 +158,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         summary.update(invalid_inputs=given.invalid, invalid_samples=given.invalid_samples)
         if len(given.ids) == 0 and not self.write_empty_file:
             self.log.info("No message ids: nothing written (write_empty_file=False)")
+            self._remove_stale(folder, index, shards, wrote=False)
             return {**summary, "rows": 0, "seconds": round(time.monotonic() - started, 3)}
 
         self.log.info(
@@ -164,6 +169,8 @@ class MessageStatusToParquetOperator(BaseOperator):
             rate,
         )
         buffer = RowBuffer(self.timestamp_unit)
+        if left := partition.clear_leftovers(folder.fs, folder.path, index):
+            self.log.warning("Removed what earlier, killed tries of this part left: %s", left)
         with SnapshotWriter(
             target, buffer.schema, compression=self.compression, row_group_rows=self.row_group_rows
         ) as writer:
@@ -172,6 +179,7 @@ class MessageStatusToParquetOperator(BaseOperator):
                     writer.write(batch)
             counts, requests, rate_limited = asyncio.run(self._fetch(hook, to_fetch, writer, buffer, rate))
 
+        self._remove_stale(folder, index, shards, wrote=True)
         if carried is not None:
             counts.rows_by_status.update(carried.column("status").to_pylist())
         rows = writer.rows
@@ -194,6 +202,30 @@ class MessageStatusToParquetOperator(BaseOperator):
                 f"{self.max_error_ratio}; the file was written: {target}"
             )
         return summary
+
+    @staticmethod
+    def _instances(ti: Any) -> int:
+        """Instances of this task in the run: 1 unless mapped. Airflow 3 puts no count in the
+        context; instances a re-run no longer has (fewer shards) are ``removed`` and do not count."""
+        if ti.map_index < 0:
+            return 1
+        query = {"dag_id": ti.dag_id, "task_ids": [ti.task_id], "run_ids": [ti.run_id]}
+        return int(ti.get_ti_count(**query)) - int(ti.get_ti_count(**query, states=["removed"]))
+
+    def _check_root(self, folder: ObjectStoragePath) -> None:
+        try:
+            check_schema(
+                folder.fs,
+                ObjectStoragePath(self.root).path,
+                folder.path,
+                snapshot_schema(self.timestamp_unit),
+            )
+        except SchemaMismatch as refused:
+            raise AirflowFailException(f"Nothing was fetched: {refused}") from None
+
+    def _remove_stale(self, folder: ObjectStoragePath, index: int, shards: int, *, wrote: bool) -> None:
+        if stale := partition.remove_stale(folder.fs, folder.path, index, shards, wrote=wrote):
+            self.log.info("Removed parts of an earlier run this run does not replace: %s", stale)
 
     async def _fetch(
         self,

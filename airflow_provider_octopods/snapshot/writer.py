@@ -2,41 +2,21 @@
 
 Rows arrive in small batches and are written in row groups of ``row_group_rows`` (sized for
 scanning), so memory holds at most one row group whatever the number of messages. The file is
-written under a temporary name that ``*.parquet`` globs do not match, then published in one
-step: a rename on a local filesystem, a single object put elsewhere. Readers never see half a
-file, and a retried try replaces what an earlier try of the same run published.
+written where no reader lists it (``staging``), then published in one step: a link or a rename
+on a local filesystem, a single object put elsewhere. Readers never see half a file, and a
+retried try replaces what an earlier try of the same run published.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import uuid
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airflow_provider_octopods.snapshot.staging import Target, stage
+
 DEFAULT_ROW_GROUP_ROWS = 65_536
-
-
-class Target(Protocol):
-    """Where the file goes: the parts of ``ObjectStoragePath`` this module uses."""
-
-    @property
-    def protocol(self) -> str: ...
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def fs(self) -> Any: ...
-
-
-def is_local(target: Target) -> bool:
-    return target.protocol in ("", "file", "local")
 
 
 class SnapshotWriter:
@@ -57,13 +37,8 @@ class SnapshotWriter:
         self.rows = 0
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        if is_local(target):
-            folder = Path(target.path).parent
-            folder.mkdir(parents=True, exist_ok=True)
-            self._temp = folder / f".{Path(target.path).name}.tmp-{uuid.uuid4().hex}"
-        else:
-            self._temp = Path(tempfile.mkdtemp(prefix="octopods-snapshot-")) / "snapshot.parquet"
-        self._writer = pq.ParquetWriter(self._temp, schema, compression=compression)
+        self._staged = stage(target)
+        self._writer = pq.ParquetWriter(self._staged.path, schema, compression=compression)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._pending.append(batch)
@@ -96,14 +71,6 @@ class SnapshotWriter:
                 self._flush()
             self._writer.close()
             if exc is None:
-                self._publish()
+                self._staged.publish(self.target)
         finally:
-            self._temp.unlink(missing_ok=True)
-            if not is_local(self.target):
-                self._temp.parent.rmdir()
-
-    def _publish(self) -> None:
-        if is_local(self.target):
-            os.replace(self._temp, self.target.path)
-        else:
-            self.target.fs.put_file(str(self._temp), self.target.path)
+            self._staged.close()

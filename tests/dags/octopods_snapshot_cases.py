@@ -16,6 +16,7 @@ PARAMS = {
     "messages": Param([], type="array"),
     "path": Param("", type="string"),
     "previous": Param("", type="string"),
+    "shards": Param(3, type="integer", minimum=1),
 }
 FAST = {"max_requests_per_second": 5000, "max_concurrency": 32}
 CASES: dict[str, dict[str, Any]] = {
@@ -32,11 +33,17 @@ CASES: dict[str, dict[str, Any]] = {
         "max_error_ratio": 0.5,
     },
     "snapshot_no_empty_file": {"message_ids": "{{ params.messages }}", "write_empty_file": False},
+    # Writes row groups while it still fetches: what a kill mid-write needs.
+    "snapshot_row_groups": {
+        "message_ids_path": "{{ params.path }}",
+        "row_group_rows": 1000,
+        "max_requests_per_second": 1000,
+    },
 }
 
 for dag_id, kwargs in CASES.items():
     with DAG(dag_id, schedule=None, params=PARAMS, render_template_as_native_obj=True) as dag:
-        MessageStatusToParquetOperator(task_id="snapshot", output_path=OUTPUT, **FAST, **kwargs)
+        MessageStatusToParquetOperator(task_id="snapshot", output_path=OUTPUT, **{**FAST, **kwargs})
     globals()[dag_id] = dag
 
 
@@ -46,8 +53,8 @@ with DAG(
 
     @task
     def shards(params: dict[str, Any]) -> list[list[int]]:
-        messages = params["messages"]
-        return [messages[i::3] for i in range(3)]
+        messages, count = params["messages"], params["shards"]
+        return [messages[i::count] for i in range(count)]
 
     MessageStatusToParquetOperator.partial(task_id="snapshot", output_path=OUTPUT, **FAST).expand(
         message_ids=shards()
