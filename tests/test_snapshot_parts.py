@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_octopods.clients.pacing import MIN_SHARE, RECOVERY_SECONDS, RequestGate
 from airflow_provider_octopods.errors import OctopodsServerError
-from airflow_provider_octopods.snapshot import inputs
+from airflow_provider_octopods.snapshot import inputs, staging
 from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
@@ -86,7 +86,31 @@ def test_row_buffer_keeps_the_fixed_schema() -> None:
     assert rows[2]["status"] is None and rows[2]["error_code"] == -1 and "down" in rows[2]["error"]
 
 
-def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path) -> None:
+@pytest.fixture(params=["unnamed", "named"])
+def staging_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a part is staged: an unnamed file (Linux), a named temporary file elsewhere."""
+    if request.param == "named":
+        monkeypatch.setattr(staging, "_open_unnamed", lambda folder: None)
+    return str(request.param)
+
+
+def test_a_part_is_invisible_until_whole(tmp_path: Path, staging_mode: str) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
+    with SnapshotWriter(target, snapshot_schema(), row_group_rows=10) as writer:
+        writer.write(_rows(29))
+        listed = [p.name for p in tmp_path.iterdir()]
+    if staging_mode == "unnamed":
+        assert listed == []  # nothing any reader could list, half-written
+    else:
+        [temp] = listed
+        assert temp.startswith(".part-00000.parquet.tmp-")
+    assert [p.name for p in tmp_path.iterdir()] == ["part-00000.parquet"]
+    assert pq.read_table(tmp_path / "part-00000.parquet").num_rows == 30
+
+
+def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path, staging_mode: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
@@ -99,7 +123,7 @@ def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["part-00000.parquet"]
 
 
-def test_writer_publishes_nothing_on_failure(tmp_path: Path) -> None:
+def test_writer_publishes_nothing_on_failure(tmp_path: Path, staging_mode: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
@@ -126,7 +150,9 @@ class MemoryTarget:
         return fsspec.filesystem("memory")
 
 
-def test_writer_publishes_to_an_object_store_in_one_put(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writer_publishes_to_an_object_store_in_one_put(
+    monkeypatch: pytest.MonkeyPatch, staging_mode: str
+) -> None:
     fs = fsspec.filesystem("memory")
     puts: list[str] = []
     monkeypatch.setattr(
