@@ -92,7 +92,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         super().__init__(**kwargs)
         snapshot_schema(timestamp_unit)  # refuses an unknown unit when the DAG is parsed
         self.output_path = output_path
-        self.root = root_of(output_path)
+        self.output_root = root_of(output_path)
         self.message_ids = message_ids
         self.message_ids_path = message_ids_path
         self.octopods_conn_id = octopods_conn_id
@@ -216,7 +216,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         try:
             check_schema(
                 folder.fs,
-                ObjectStoragePath(self.root).path,
+                ObjectStoragePath(self.output_root).path,
                 folder.path,
                 snapshot_schema(self.timestamp_unit),
             )
