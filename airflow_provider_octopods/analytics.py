@@ -1,16 +1,18 @@
 """Delivery analytics: status snapshots turned into the figures delivery teams track.
 
-Metrics (see docs/analytics.md), over the messages of a snapshot that have a status (error
-rows are counted apart, in ``error_rows``, and left out of every rate):
+The rates are defined once, in ``DEFINITIONS`` (docs/analytics.md shows it). Every rate is a
+share of all the snapshot's messages, error rows included: a message whose status could not
+be read is not known to be delivered, so a failed fetch never raises a rate, and the obvious
+``count(*) FILTER (...) / count(*)`` over the snapshot gives the same figures. Error rows are
+a figure of their own; the day's shares add up (delivered or read, failed, still sent, any
+other status, error rows). A ``read`` counts as delivered even when no delivery was reported,
+since WhatsApp implies delivery on read. Failure reasons are ranked by count.
 
-- delivery rate: (delivered + read) / all. A ``read`` counts as delivered even when no
-  delivery was reported, since WhatsApp implies delivery on read.
-- read rate: read / (delivered + read).
-- failure rate: failed / all; failure reasons ranked by count.
 - time to deliver: ``delivered_at - sent_at``, over messages with a reported delivery (a read
   without ``delivered_at`` has no delivery time and is left out of it).
 - time to read: ``read_at - sent_at``, over messages read.
-Percentiles p50, p90, p99, in seconds; for the day and by hour of send (UTC).
+Percentiles p50, p90, p99, in seconds; for the day and by hour of send (UTC). Error rows have
+no send time: they count in the day's figures, in no hour's.
 """
 
 from __future__ import annotations
@@ -21,9 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 PERCENTILES = (0.5, 0.9, 0.99)
 DELIVERED_OR_READ = ("delivered", "read")
+
+# The one statement of the rates: docs/analytics.md includes it, the terminal summary and the
+# picture print it, and the report's Parquet tables carry it as their columns' metadata.
+# --8<-- [start:definitions]
+DEFINITIONS = {
+    "messages": "all messages of the snapshot, one row each, error rows included",
+    "delivery_rate": "(delivered + read) / messages",
+    "read_rate": "read / (delivered + read)",
+    "failure_rate": "failed / messages",
+    "error_rows": "messages whose status could not be read (status null, error_code set)",
+    "error_rate": "error_rows / messages",
+}
+# --8<-- [end:definitions]
 
 
 @dataclass
@@ -47,6 +64,7 @@ def _percentiles(values: pd.Series, name: str) -> dict[str, float | None]:
 
 
 def _rates(frame: pd.DataFrame) -> dict[str, Any]:
+    """The rates over every row of ``frame``, error rows included (see the module's docstring)."""
     total = len(frame)
     delivered = int(frame["status"].isin(DELIVERED_OR_READ).sum())
     read = int((frame["status"] == "read").sum())
@@ -63,32 +81,30 @@ def _rates(frame: pd.DataFrame) -> dict[str, Any]:
 
 def delivery_report(snapshot: pd.DataFrame) -> DeliveryReport:
     """Compute the report from a snapshot (the columns of ``MessageStatusToParquetOperator``)."""
-    has_status = snapshot["status"].notna()
-    frame = snapshot[has_status]
+    errors = int(snapshot["status"].isna().sum())
     reasons = (
-        frame.loc[frame["status"] == "failed", "failure_reason"]
+        snapshot.loc[snapshot["status"] == "failed", "failure_reason"]
         .fillna("(no reason given)")
         .value_counts()
         .rename_axis("failure_reason")
         .reset_index(name="messages")
     )
     summary = {
-        **_rates(frame),
-        "by_status": {str(k): int(v) for k, v in frame["status"].value_counts().items()},
-        "error_rows": int((~has_status).sum()),
+        **_rates(snapshot),
+        "error_rows": errors,
+        "error_rate": round(errors / len(snapshot), 4) if len(snapshot) else None,
+        "by_status": {str(k): int(v) for k, v in snapshot["status"].value_counts().items()},
         "failure_reasons": dict(zip(reasons["failure_reason"], reasons["messages"].astype(int), strict=True)),
     }
-    hours = frame["sent_at"].dt.floor("h")
+    hours = snapshot["sent_at"].dt.floor("h")  # NaT on error rows: in no hour
     hourly = pd.DataFrame(
-        [{"sent_hour": hour, **_rates(group)} for hour, group in frame.groupby(hours, sort=True)]
+        [{"sent_hour": hour, **_rates(group)} for hour, group in snapshot.groupby(hours, sort=True)]
     )
     return DeliveryReport(summary=summary, hourly=hourly, reasons=reasons)
 
 
 def read_snapshot(path: str | Path) -> pd.DataFrame:
     """A snapshot partition (a directory of part files) or one file, as a DataFrame."""
-    import pyarrow.parquet as pq
-
     frame: pd.DataFrame = pq.read_table(str(path), partitioning=None).to_pandas()
     return frame
 
@@ -107,11 +123,21 @@ def write_report(
         "picture": str(out / "report.png"),
     }
     flat = {k: v for k, v in report.summary.items() if not isinstance(v, dict)}
-    pd.DataFrame([flat]).to_parquet(paths["summary"], index=False)
-    report.hourly.to_parquet(paths["hourly"], index=False)
+    pq.write_table(_with_definitions(pd.DataFrame([flat])), paths["summary"])
+    pq.write_table(_with_definitions(report.hourly), paths["hourly"])
     report.reasons.to_parquet(paths["failure_reasons"], index=False)
     render_picture(report, paths["picture"], title)
     return paths
+
+
+def _with_definitions(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as Arrow, each rate's column carrying its definition (field metadata)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = [
+        f.with_metadata({"definition": DEFINITIONS[f.name]}) if f.name in DEFINITIONS else f
+        for f in table.schema
+    ]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
 def render_picture(report: DeliveryReport, path: str, title: str) -> None:
@@ -125,22 +151,26 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
     s = report.summary
     fig, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
     fig.suptitle(
-        f"{title}: {s['messages']:,} messages, delivery {_pct(s['delivery_rate'])}, "
-        f"read {_pct(s['read_rate'])}, failed {_pct(s['failure_rate'])}",
-        fontsize=14,
+        f"{title}: {s['messages']:,} messages, delivery rate {_pct(s['delivery_rate'])}, "
+        f"failure rate {_pct(s['failure_rate'])}, error rows {s['error_rows']:,} "
+        f"({_pct(s['error_rate'])}), read rate {_pct(s['read_rate'])}",
+        fontsize=13,
     )
     by_status = s["by_status"]
     funnel = {
-        "sent (all)": s["messages"],
+        "all messages": s["messages"],
         "delivered or read": by_status.get("delivered", 0) + by_status.get("read", 0),
         "read": by_status.get("read", 0),
         "failed": by_status.get("failed", 0),
+        "error rows\n(status unknown)": s["error_rows"],
     }
     ax = axes[0][0]
     ax.barh(
-        list(funnel)[::-1], list(funnel.values())[::-1], color=["#d9534f", "#1f77b4", "#25d366", "#7f7f7f"]
+        list(funnel)[::-1],
+        list(funnel.values())[::-1],
+        color=["#f0ad4e", "#d9534f", "#1f77b4", "#25d366", "#7f7f7f"],
     )
-    ax.set_title("Status funnel")
+    ax.set_title("Status funnel (rates are shares of all messages)")
     ax.set_xlabel("messages")
     for i, v in enumerate(list(funnel.values())[::-1]):
         ax.text(v, i, f" {v:,}", va="center")
@@ -176,9 +206,14 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
         hours = report.hourly["sent_hour"].dt.strftime("%H:00")
         ax.plot(hours, report.hourly["delivery_rate"], marker="o", label="delivery rate", color="#25d366")
         ax.plot(hours, report.hourly["read_rate"], marker="o", label="read rate", color="#1f77b4")
-        ax.set_ylim(0, 1.05)
-        ax.legend()
+        ax.plot(hours, report.hourly["failure_rate"], marker="o", label="failure rate", color="#d9534f")
+        ax.set_ylim(0, 1.2)  # rates end at 1: the band above is the legend's, whatever the data
+        ax.legend(loc="upper center", ncols=3, fontsize=9)
     ax.set_title("By hour of send (UTC)")
+    fig.supxlabel(
+        "; ".join(f"{name} = {DEFINITIONS[name]}" for name in ("delivery_rate", "failure_rate", "read_rate")),
+        fontsize=9,
+    )
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from airflow_provider_octopods.analytics import DEFINITIONS
 from airflow_provider_octopods.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,10 +149,10 @@ def main() -> None:
     s = summary
     print(f"\nParquet snapshot: {partition}/part-00000.parquet")
     print(f"Delivery report:  {reports}/report.png, with summary, hourly and failure_reasons .parquet")
-    print(f"\n{today}: {s['messages']:,} messages")
-    print(f"  delivery rate  {s['delivery_rate']:.1%}   (delivered or read / all)")
-    print(f"  read rate      {s['read_rate']:.1%}   (read / delivered or read)")
-    print(f"  failure rate   {s['failure_rate']:.1%}")
+    print(f"\n{today}: {s['messages']:,} messages ({DEFINITIONS['messages']})")
+    for name in ("delivery_rate", "failure_rate", "read_rate", "error_rate"):
+        print(f"  {name.replace('_', ' '):13}  {s[name]:6.1%}   ({DEFINITIONS[name]})")
+    print(f"  error rows     {s['error_rows']:6,}   ({DEFINITIONS['error_rows']})")
     deliver = ", ".join(f"p{p} {s[f'time_to_deliver_p{p}_s']:.1f} s" for p in (50, 90, 99))
     read = ", ".join(f"p{p} {s[f'time_to_read_p{p}_s'] / 60:.1f} min" for p in (50, 90, 99))
     print(f"  time to deliver  {deliver}\n  time to read     {read}")

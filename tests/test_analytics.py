@@ -47,11 +47,12 @@ def snapshot() -> pd.DataFrame:
 
 def test_day_figures(snapshot: pd.DataFrame) -> None:
     s = delivery_report(snapshot).summary
-    assert s["messages"] == 10 and s["error_rows"] == 1
+    assert s["messages"] == 11 and s["error_rows"] == 1  # every row: the error row is a message
     assert s["by_status"] == {"delivered": 4, "read": 3, "failed": 2, "sent": 1}
-    assert s["delivery_rate"] == 0.7  # 4 delivered + 3 read, the read-only one included
+    assert s["delivery_rate"] == round(7 / 11, 4)  # 4 delivered + 3 read, the read-only one included
     assert s["read_rate"] == round(3 / 7, 4)
-    assert s["failure_rate"] == 0.2
+    assert s["failure_rate"] == round(2 / 11, 4)
+    assert s["error_rate"] == round(1 / 11, 4)
     assert s["failure_reasons"] == {"blocked": 2}
     # Time to deliver over the six with a reported delivery: 1, 1, 2, 4, 6, 8 s.
     assert s["time_to_deliver_p50_s"] == 3.0
@@ -69,11 +70,17 @@ def test_by_hour_of_send(snapshot: pd.DataFrame) -> None:
 
 def test_written_as_parquet_and_a_picture(snapshot: pd.DataFrame, tmp_path: Path) -> None:
     paths = write_report(delivery_report(snapshot), tmp_path / "report")
-    assert pq.read_table(paths["summary"]).to_pylist()[0]["delivery_rate"] == 0.7
+    summary = pq.read_table(paths["summary"])
+    assert summary.to_pylist()[0]["delivery_rate"] == round(7 / 11, 4)
+    for table in (summary, pq.read_table(paths["hourly"])):
+        assert table.schema.field("delivery_rate").metadata == {
+            b"definition": b"(delivered + read) / messages"
+        }
     assert pq.read_table(paths["hourly"]).num_rows == 2
     assert pq.read_table(paths["failure_reasons"]).to_pylist() == [
         {"failure_reason": "blocked", "messages": 2}
     ]
+    assert pq.read_table(paths["summary"]).to_pylist()[0]["error_rows"] == 1
     picture = Path(paths["picture"]).read_bytes()
     assert picture.startswith(b"\x89PNG") and len(picture) > 20_000
 
@@ -82,3 +89,29 @@ def test_an_empty_snapshot_gives_an_empty_report(tmp_path: Path, snapshot: pd.Da
     report = delivery_report(snapshot.iloc[0:0])
     assert report.summary["messages"] == 0 and report.summary["delivery_rate"] is None
     assert Path(write_report(report, tmp_path)["picture"]).exists()
+
+
+def test_the_obvious_sql_gives_the_report_s_figures(snapshot: pd.DataFrame, tmp_path: Path) -> None:
+    """What a BI user would write over the snapshot, in DuckDB and Polars, agrees with the
+    report on a day with error rows (the SQL of docs/analytics.md)."""
+    import duckdb
+    import polars as pl
+
+    snapshot.to_parquet(tmp_path / "part-00000.parquet")
+    s = delivery_report(snapshot).summary
+    sql = duckdb.sql(
+        "select count(*), count(*) filter (where status in ('delivered', 'read')) / count(*), "
+        "count(*) filter (where status = 'failed') / count(*), count(*) filter (where status is null) "
+        f"from read_parquet('{tmp_path}/*.parquet')"
+    ).fetchall()[0]
+    assert (sql[0], round(sql[1], 4), round(sql[2], 4), sql[3]) == (
+        s["messages"],
+        s["delivery_rate"],
+        s["failure_rate"],
+        s["error_rows"],
+    )
+    frame = pl.read_parquet(tmp_path / "part-00000.parquet")
+    delivered = frame.filter(pl.col("status").is_in(["delivered", "read"])).height
+    assert round(delivered / frame.height, 4) == s["delivery_rate"]
+    # An average of the comparison skips error rows (null compared is null): not the rate.
+    assert round(frame["status"].is_in(["delivered", "read"]).mean(), 4) == round(7 / 10, 4)
