@@ -135,11 +135,14 @@ def test_a_snapshot_killed_mid_write_leaves_nothing_and_readers_keep_reading(
     )
     try:
         wait_for("rows written", lambda: _unnamed_file_with_rows(killed.pid, folder), killed, 240)
+        emulator.set_latency(5.0)  # the rest of its requests now crawl: it is still writing below
         assert parts(folder) == ["part-00000.parquet"]  # nothing of the write is visible...
         during = read_root(table)  # ...so the readers read the root while it runs
+        assert killed.poll() is None and _unnamed_file_with_rows(killed.pid, folder)
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(timeout=30) == -signal.SIGKILL
     finally:
+        emulator.set_latency(0.0)
         if killed.poll() is None:
             killed.kill()
             killed.wait()

@@ -65,10 +65,10 @@ class StagedFile:
         elif self.fd is None:
             os.replace(self.path, target.path)
         else:
-            self._link(Path(target.path))
+            self._link(self.fd, Path(target.path))
 
-    def _link(self, final: Path) -> None:
-        os.fsync(self.fd)  # type: ignore[arg-type]
+    def _link(self, fd: int, final: Path) -> None:
+        os.fsync(fd)
         folder = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:  # a dir_fd makes os.link call linkat(AT_SYMLINK_FOLLOW): the inode, not the link
