@@ -13,6 +13,7 @@ the file is staged on local disk the same way and uploaded in one put.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -79,7 +80,8 @@ class StagedFile:
                 temp = temp_name(final.name)
                 os.link(self.path, temp, dst_dir_fd=folder)
                 os.replace(temp, final.name, src_dir_fd=folder, dst_dir_fd=folder)
-            os.fsync(folder)
+            with contextlib.suppress(OSError):  # the name is in place; some filesystems cannot sync a folder
+                os.fsync(folder)
         finally:
             os.close(folder)
 
