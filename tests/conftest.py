@@ -32,6 +32,9 @@ os.environ["OCTOPODS_SNAPSHOT_ROOT"] = f"file://{EXAMPLE_ROOT}/statuses"
 os.environ["OCTOPODS_REPORT_ROOT"] = str(EXAMPLE_ROOT / "reports")
 
 from airflow_provider_octopods.emulator import Emulator  # noqa: E402
+
+# The emulator's fixture is opt-in; this suite opts in the way users do.
+pytest_plugins = ["airflow_provider_octopods.emulator.pytest_plugin"]
 from airflow_provider_octopods.settings import OctopodsSettings  # noqa: E402
 
 

@@ -1,4 +1,8 @@
-"""Pytest fixture for DAG tests against a local Octopods API (registered through ``pytest11``).
+"""Pytest fixture for DAG tests against a local Octopods API.
+
+Opt-in, so that installing the provider adds nothing to unrelated test suites:
+``pytest -p airflow_provider_octopods.emulator.pytest_plugin``, or in the root ``conftest.py``:
+``pytest_plugins = ["airflow_provider_octopods.emulator.pytest_plugin"]``.
 
 def test_my_dag(octopods_emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", octopods_emulator.connection_json())
