@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+try:
+    import pandas as pd
+except ImportError as exc:  # the core install leaves the analytics out
+    raise ImportError(
+        "Delivery analytics need pandas and matplotlib: pip install 'airflow-provider-octopods[analytics]'"
+    ) from exc
 
 PERCENTILES = (0.5, 0.9, 0.99)
 DELIVERED_OR_READ = ("delivered", "read")

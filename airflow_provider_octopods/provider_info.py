@@ -1,6 +1,7 @@
 """What Airflow learns about this provider without importing its hooks (entry point
 ``apache_airflow_provider``). The connection form is declared here, since Airflow 3.3 builds
-the UI form from this declaration only."""
+the UI form from this declaration only. The documentation link on Airflow's providers page
+comes from the distribution's ``Project-URL: Documentation`` (pyproject.toml), not from here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from airflow_provider_octopods import __version__
 from airflow_provider_octopods.connection_type import CONN_TYPE, DEFAULT_BASE_URL, EXTRA_FIELDS
 
 PACKAGE_NAME = "airflow-provider-octopods"
+INTEGRATION = "Octopods"
+
+
+def _modules(*modules: str) -> dict[str, Any]:
+    return {"integration-name": INTEGRATION, "python-modules": list(modules)}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -21,17 +27,15 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "Octopods",
+                "integration-name": INTEGRATION,
                 "external-doc-url": "https://app.octopods.io",
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {
-                "integration-name": "Octopods",
-                "python-modules": ["airflow_provider_octopods.hooks.octopods"],
-            }
-        ],
+        "hooks": [_modules("airflow_provider_octopods.hooks.octopods")],
+        "operators": [_modules("airflow_provider_octopods.operators.message_status")],
+        "sensors": [_modules("airflow_provider_octopods.sensors.message_status")],
+        "triggers": [_modules("airflow_provider_octopods.triggers.message_status")],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

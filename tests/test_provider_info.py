@@ -3,6 +3,7 @@ the provider, hook and connection form visible to the installed Airflow."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -11,8 +12,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import jsonschema
-import pytest
 
+from airflow_provider_octopods import __version__
 from airflow_provider_octopods.provider_info import PACKAGE_NAME, get_provider_info
 
 
@@ -61,16 +62,58 @@ def test_airflow_builds_the_form_from_the_declaration() -> None:
     assert not timeout.is_sensitive
 
 
-@pytest.mark.parametrize(("command", "expected"), [("list", PACKAGE_NAME), ("hooks", "octopods")])
-def test_airflow_cli_shows_the_provider(command: str, expected: str) -> None:
+def _airflow_providers(*args: str) -> Any:
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", command, "--output", "json"],
+        [sys.executable, "-m", "airflow", "providers", *args, "--output", "json"],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert expected in result.stdout
-    if command == "hooks":
-        rows = json.loads(result.stdout)
-        [row] = [r for r in rows if r.get("connection_type") == "octopods"]
-        assert row["class"] == "airflow_provider_octopods.hooks.octopods.OctopodsHook"
+    return json.loads(result.stdout)
+
+
+def test_airflow_cli_lists_the_provider_and_its_hook() -> None:
+    assert PACKAGE_NAME in {row["package_name"] for row in _airflow_providers("list")}
+    [row] = [r for r in _airflow_providers("hooks") if r.get("connection_type") == "octopods"]
+    assert row["class"] == "airflow_provider_octopods.hooks.octopods.OctopodsHook"
+
+
+def test_airflow_providers_triggers_lists_the_trigger() -> None:
+    rows = [r for r in _airflow_providers("triggers") if r["package_name"] == PACKAGE_NAME]
+    assert rows == [
+        {
+            "package_name": PACKAGE_NAME,
+            "class": "airflow_provider_octopods.triggers.message_status",
+            "integration_name": "Octopods",
+        }
+    ]
+
+
+def test_airflow_providers_get_shows_the_modules_and_the_documentation_link() -> None:
+    [info] = _airflow_providers("get", PACKAGE_NAME, "--full")
+    # From the distribution's Project-URL: Airflow's providers page links it.
+    assert info["documentation-url"] == "https://octopods.github.io/airflow-provider-octopods/"
+    assert info["versions"] == [__version__]
+    declared = {
+        kind: info[kind][0]["python-modules"] for kind in ("hooks", "operators", "sensors", "triggers")
+    }
+    assert declared == {
+        "hooks": ["airflow_provider_octopods.hooks.octopods"],
+        "operators": ["airflow_provider_octopods.operators.message_status"],
+        "sensors": ["airflow_provider_octopods.sensors.message_status"],
+        "triggers": ["airflow_provider_octopods.triggers.message_status"],
+    }
+    # Every declared module imports and holds what its kind says.
+    from airflow.sdk import BaseOperator, BaseSensorOperator
+    from airflow.triggers.base import BaseTrigger
+
+    for kind, base in (
+        ("operators", BaseOperator),
+        ("sensors", BaseSensorOperator),
+        ("triggers", BaseTrigger),
+    ):
+        module = importlib.import_module(declared[kind][0])
+        assert any(
+            isinstance(v, type) and issubclass(v, base) and v.__module__ == module.__name__
+            for v in vars(module).values()
+        ), kind
