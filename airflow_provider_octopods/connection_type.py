@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_octopods import proxy
+
 DEFAULT_BASE_URL = "https://app.octopods.io"
 CONN_TYPE = "octopods"
 
@@ -20,14 +22,18 @@ class ExtraField:
     name: str
     label: str
     description: str
-    type: str  # JSON-schema type: "number", "integer" or "boolean"
-    default: float | int | bool
+    type: str  # JSON-schema type: "number", "integer", "boolean" or "string"
+    default: float | int | bool | None
     minimum: float | None = None
+    # A secret field is a password input in the form, and its value is never quoted in an error.
+    secret: bool = False
 
     def conn_field(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": [self.type, "null"], "default": self.default}
         if self.minimum is not None:
             schema["minimum"] = self.minimum
+        if self.secret:
+            schema["format"] = "password"
         return {"label": self.label, "description": self.description, "schema": schema}
 
     def read(self, extra: Mapping[str, Any], conn_id: str) -> Any:
@@ -36,12 +42,13 @@ class ExtraField:
         if value is None or value == "":
             return self.default
         try:
-            parsed = _PARSERS[self.type](value)
-        except (TypeError, ValueError):
+            parsed = _PARSERS[self.name if self.name in _PARSERS else self.type](value)
+        except (TypeError, ValueError) as exc:
+            got = f"({exc})" if self.secret else f"got {value!r}"
             raise ValueError(
-                f"Connection {conn_id!r}: extra {self.name!r} must be a {self.type}, got {value!r}"
+                f"Connection {conn_id!r}: extra {self.name!r} must be a {self.type}, {got}"
             ) from None
-        if self.minimum is not None and parsed < self.minimum:
+        if self.minimum is not None and isinstance(parsed, int | float) and parsed < self.minimum:
             raise ValueError(f"Connection {conn_id!r}: extra {self.name!r} must be >= {self.minimum}")
         return parsed
 
@@ -63,10 +70,13 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
-_PARSERS: dict[str, Callable[[Any], float | int | bool]] = {
+# By type, or by field name where one field needs more than its type.
+_PARSERS: dict[str, Callable[[Any], float | int | bool | str]] = {
     "number": float,
     "integer": _integer,
     "boolean": _boolean,
+    "string": str,
+    "proxy": proxy.check_url,
 }
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -103,5 +113,15 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Leave on. Turn off only for a test server with a self-signed certificate.",
         "boolean",
         True,
+    ),
+    ExtraField(
+        "proxy",
+        "Proxy URL",
+        "http://[user:password@]host:port of a forward proxy for this connection only. Empty: "
+        "HTTPS_PROXY / HTTP_PROXY / NO_PROXY decide, as for curl. An https base URL is tunnelled "
+        "(CONNECT): the proxy never sees the key.",
+        "string",
+        None,
+        secret=True,
     ),
 )

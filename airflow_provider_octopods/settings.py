@@ -10,6 +10,7 @@ from airflow_provider_octopods import protocol
 from airflow_provider_octopods.connection_type import EXTRA_FIELDS
 from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.protocol import Request, RetryPolicy, StatusCall
+from airflow_provider_octopods.proxy import redacted, resolve
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class OctopodsSettings:
     max_rate_limit_wait: float
     requests_per_second: float
     verify_tls: bool
+    proxy: str | None = field(repr=False)  # may hold the proxy's credentials
 
     @classmethod
     def from_connection_fields(
@@ -51,6 +53,16 @@ class OctopodsSettings:
         except ValueError as exc:  # its text names the connection and the extra
             raise OctopodsConfigError(str(exc)) from None
         return cls(conn_id=conn_id, base_url=base_url, api_key=api_key, **values)
+
+    @property
+    def route_proxy(self) -> str | None:
+        """The proxy both clients send through (None: direct), see ``proxy.resolve``."""
+        return resolve(self.base_url, self.proxy)
+
+    def route(self) -> str:
+        """Where requests go, for messages: the base URL, and the proxy without credentials."""
+        through = self.route_proxy
+        return f"base URL {self.base_url}" + (f" via proxy {redacted(through)}" if through else "")
 
     @property
     def retry_policy(self) -> RetryPolicy:

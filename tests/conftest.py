@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 _HOME = tempfile.mkdtemp(prefix="octopods-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# Loopback traffic only: a proxy of the developer's environment must not route the tests
+# (the proxy tests set these themselves).
+for _variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    os.environ.pop(_variable, None)
+    os.environ.pop(_variable.lower(), None)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 # One DAGs folder with the example DAGs and the tests' own DAGs, as dag.test() parses the folder.
 _DAGS = Path(_HOME) / "dags"

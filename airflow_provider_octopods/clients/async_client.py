@@ -69,6 +69,7 @@ class AsyncOctopodsClient:
         self.rate_limited = 0
         self._slots = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
 
     @property
     def gate(self) -> RequestGate:
@@ -86,6 +87,8 @@ class AsyncOctopodsClient:
         # _slots keeps it from including a wait for a pooled connection.
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
         self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+        # aiohttp reads no proxy variables by itself (trust_env=False): the decision is ours.
+        self._proxy = self.settings.route_proxy
         return self
 
     async def __aexit__(
@@ -102,7 +105,7 @@ class AsyncOctopodsClient:
             self.requests_sent += 1
             # Redirects are not followed: the key header would go wherever they point.
             async with self._session.get(
-                request.url, headers=request.headers, allow_redirects=False
+                request.url, headers=request.headers, allow_redirects=False, proxy=self._proxy
             ) as response:
                 body = bytearray()
                 # One byte past the cap is enough to refuse the body; the rest is never read.
@@ -190,7 +193,7 @@ class AsyncOctopodsClient:
         except (TimeoutError, aiohttp.ClientError) as exc:
             detail = str(exc) or type(exc).__name__
             error = protocol.transport_error(_failure_kind(exc), detail, None, self.settings.api_key)
-            return False, f"{error} (base URL {self.settings.base_url})"
+            return False, f"{error} ({self.settings.route()})"
         return protocol.probe_outcome(
             *answer,  # type: ignore[arg-type]
             conn_id=self.settings.conn_id,

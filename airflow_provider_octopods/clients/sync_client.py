@@ -37,6 +37,10 @@ class OctopodsClient:
         self._session = requests.Session()
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, DeadlineAdapter())
+        # Our proxy decision, not requests' own: a None entry keeps requests from adding the
+        # environment's proxy back (NO_PROXY and the connection's extra were applied already).
+        route = settings.route_proxy
+        self._proxies = {"http": route, "https": route, "all": route}
 
     def __enter__(self) -> OctopodsClient:
         return self
@@ -61,6 +65,7 @@ class OctopodsClient:
                 headers=dict(request.headers),
                 timeout=self.settings.timeout,
                 verify=self.settings.verify_tls,
+                proxies=self._proxies,  # type: ignore[arg-type]
                 allow_redirects=False,
                 stream=True,
             ) as response,
@@ -96,5 +101,5 @@ class OctopodsClient:
             answer = self._send(self.settings.probe_request())
         except requests.RequestException as exc:
             error = protocol.transport_error(_failure_kind(exc), str(exc), None, self.settings.api_key)
-            return False, f"{error} (base URL {self.settings.base_url})"
+            return False, f"{error} ({self.settings.route()})"
         return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)

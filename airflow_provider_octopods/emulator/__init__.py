@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from types import TracebackType
 from typing import Any
@@ -32,23 +33,35 @@ from airflow_provider_octopods.emulator.state import (
 __all__ = ["FAILURE_REASONS", "FAULTS", "RETRY_HINTS", "Emulator", "RequestRecord", "serve"]
 
 
-async def serve(state: EmulatorState, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving ``state``; returns the runner (to clean up) and the bound port."""
+async def serve(
+    state: EmulatorState, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Start serving ``state`` (over TLS with ``ssl_context``); returns the runner (to clean up)
+    and the bound port."""
     runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024, ssl_context=ssl_context)
     await site.start()
     [address] = runner.addresses
     return runner, int(address[1])
 
 
 class Emulator:
-    """The emulator in a background thread of this process."""
+    """The emulator in a background thread of this process; an https one with ``ssl_context``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
         self.state = EmulatorState(api_key=api_key, seed=seed)
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -62,7 +75,9 @@ class Emulator:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                runner, self.port = loop.run_until_complete(serve(self.state, self.host, self.port))
+                runner, self.port = loop.run_until_complete(
+                    serve(self.state, self.host, self.port, self.ssl_context)
+                )
             except BaseException as exc:  # reported to start()'s caller below
                 failure.append(exc)
                 started.set()
@@ -97,7 +112,8 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def api_key(self) -> str:

@@ -19,6 +19,7 @@ from airflow_provider_octopods.clients.async_client import (
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.connection_type import CONN_TYPE
 from airflow_provider_octopods.errors import OctopodsConfigError
+from airflow_provider_octopods.proxy import proxy_password
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
 
@@ -48,7 +49,10 @@ class OctopodsHook(BaseHook):
         # as the key will be sent (stripped), and before it is checked.
         if password and password.strip():
             mask_secret(password.strip())
-        return OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
+        settings = OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
+        if secret := proxy_password(settings.route_proxy):
+            mask_secret(secret)
+        return settings
 
     def get_settings(self) -> OctopodsSettings:
         if self._settings is None:
