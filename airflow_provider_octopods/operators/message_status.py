@@ -156,6 +156,7 @@ class MessageStatusToParquetOperator(BaseOperator):
             "duplicates": given.duplicates,
         }
         summary.update(invalid_inputs=given.invalid, invalid_samples=given.invalid_samples)
+        self._lineage = (settings.base_url, summary)  # the summary's output_paths, once written
         if len(given.ids) == 0 and not self.write_empty_file:
             self.log.info("No message ids: nothing written (write_empty_file=False)")
             self._remove_stale(folder, index, shards, wrote=False)
@@ -226,6 +227,13 @@ class MessageStatusToParquetOperator(BaseOperator):
     def _remove_stale(self, folder: ObjectStoragePath, index: int, shards: int, *, wrote: bool) -> None:
         if stale := partition.remove_stale(folder.fs, folder.path, index, shards, wrote=wrote):
             self.log.info("Removed parts of an earlier run this run does not replace: %s", stale)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (the ``openlineage`` extra): the API and the ids file in, the files out."""
+        from airflow_provider_octopods.lineage import snapshot_lineage
+
+        base_url, summary = self._lineage
+        return snapshot_lineage(base_url, self.message_ids_path, summary["output_paths"])
 
     async def _fetch(
         self,
