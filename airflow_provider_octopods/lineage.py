@@ -78,9 +78,9 @@ def parquet_output(uri: str) -> OutputDataset:
 
 
 def snapshot_lineage(
-    base_url: str, ids_path: str | None, output_paths: Iterable[str]
+    base_url: str | None, ids_path: str | None, output_paths: Iterable[str]
 ) -> OperatorLineage[Any, Any]:
-    inputs: list[Dataset] = [api_dataset(base_url)]
+    inputs: list[Dataset] = [api_dataset(base_url)] if base_url else []
     if ids_path:
         inputs.append(file_input(ids_path))
     outputs: list[Any] = [parquet_output(uri) for uri in output_paths]

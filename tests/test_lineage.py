@@ -82,3 +82,12 @@ def test_the_snapshot_reports_its_lineage(tmp_path: Path, emulator: Emulator, ai
     assert statistics["rowCount"] == pq.read_metadata(written).num_rows == len(ids)
     assert statistics["size"] == written.stat().st_size
     assert statistics["fileCount"] == 1
+
+
+def test_no_lineage_before_the_connection_was_read() -> None:
+    """OpenLineage also asks after a failure; one before anything was read reports nothing."""
+    from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
+
+    operator = MessageStatusToParquetOperator(task_id="snapshot", output_path="/tmp/out/", message_ids=[1])
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert (lineage.inputs, lineage.outputs) == ([], [])

@@ -232,7 +232,8 @@ class MessageStatusToParquetOperator(BaseOperator):
         """OpenLineage (the ``openlineage`` extra): the API and the ids file in, the files out."""
         from airflow_provider_octopods.lineage import snapshot_lineage
 
-        base_url, summary = self._lineage
+        # Also asked after a failure: before the connection was read, there is nothing to report.
+        base_url, summary = getattr(self, "_lineage", (None, {"output_paths": []}))
         return snapshot_lineage(base_url, self.message_ids_path, summary["output_paths"])
 
     async def _fetch(
