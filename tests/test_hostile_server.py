@@ -106,6 +106,10 @@ def test_a_body_over_the_cap_is_a_response_error_and_the_rest_is_not_read(
 # --- bounded time -----------------------------------------------------------------------
 
 DOCUMENTED = response(200, {"message_id": 7, "status": "sent", "request_id": "r"})
+# A bound, not a speed target: a 1 s timeout (1.5 s deadline) ends well inside it even on a
+# loaded machine, while the trickle would take a minute, the 429 storm 20 s, silence 60 s.
+BOUND = 10.0
+assert len(DOCUMENTED) * 0.5 > 3 * BOUND
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -124,7 +128,7 @@ def test_a_trickle_cannot_hold_a_request_past_its_timeout(path: str, part: str) 
         elapsed = time.monotonic() - started
     assert isinstance(error, OctopodsConnectionError)
     assert error.kind == "timeout"
-    assert elapsed < 2.5  # one timeout, not a byte every half second for ever
+    assert elapsed < BOUND  # one timeout, not a byte every half second for ever
 
 
 def test_the_test_button_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +141,7 @@ def test_the_test_button_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPat
         elapsed = time.monotonic() - started
     assert not ok
     assert "did not answer in time" in text
-    assert elapsed < 2.5
+    assert elapsed < BOUND
 
 
 def test_a_poke_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +156,7 @@ def test_a_poke_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> No
         result = sensor.poke({})
         elapsed = time.monotonic() - started
     assert not result.is_done  # the timeout is a passing failure: the next poke tries again
-    assert elapsed < 2.5
+    assert elapsed < BOUND
 
 
 # --- what the emulator never sends ------------------------------------------------------
@@ -298,4 +302,4 @@ def test_the_trigger_deadline_cuts_what_is_in_progress(
         assert server.requests  # a request was in progress when the deadline came
     assert event["status"] == "timeout"
     assert event["pending"] == [7]
-    assert elapsed < 3.0
+    assert elapsed < BOUND
