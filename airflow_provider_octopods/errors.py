@@ -8,6 +8,7 @@ None of them ever holds the API key.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -131,3 +132,56 @@ class OctopodsTLSError(OctopodsConnectionError):
 
 class MessageFailedError(AirflowFailException):
     """WhatsApp rejected the message(s) a sensor waited for. A task retry cannot change that."""
+
+
+class OctopodsTriggerError(OctopodsError):
+    """The trigger stopped on an unexpected error, or sent an event the sensor cannot read."""
+
+
+class ErrorAction(StrEnum):
+    """What a failed status query means for a wait."""
+
+    END_WAIT = "end_wait"  # no other query of this wait can succeed: the wait fails
+    FAIL_MESSAGE = "fail_message"  # about this message only: it settles as failed
+    RETRY_LATER = "retry_later"  # passing: the message is polled again at its next slot
+
+
+def error_action(error: BaseException) -> ErrorAction:
+    """The one rule, in every mode (deferrable, poke, reschedule), for an error of one query.
+
+    A refused key or a refused certificate concerns every request of the connection; a refused
+    request (message not found) or a refused reference concerns that message; what is
+    ``retryable`` passes. Anything else is not ours to guess about: it ends the wait.
+    """
+    if isinstance(error, OctopodsError) and error.retryable:
+        return ErrorAction.RETRY_LATER
+    if isinstance(error, (OctopodsRequestError, InvalidMessageReference)):
+        return ErrorAction.FAIL_MESSAGE
+    return ErrorAction.END_WAIT
+
+
+_BY_NAME: dict[str, type[OctopodsError]] = {
+    cls.__name__: cls
+    for cls in (
+        OctopodsError,
+        InvalidMessageReference,
+        OctopodsAuthError,
+        OctopodsRequestError,
+        OctopodsServerError,
+        OctopodsResponseError,
+        OctopodsTriggerError,
+        OctopodsConnectionError,
+        OctopodsTLSError,
+    )
+}
+
+
+def error_from_dict(fields: dict[str, Any]) -> OctopodsError:
+    """The typed error back from ``to_dict()`` (a trigger event), for the task to raise.
+    A type this version does not know comes back as ``OctopodsTriggerError``."""
+    cls = _BY_NAME.get(str(fields.get("type")), OctopodsTriggerError)
+    known = {k: fields.get(k) for k in ("http_status", "error_code", "error", "request_id", "message_id")}
+    summary = str(fields.get("summary") or "the trigger failed")
+    if issubclass(cls, OctopodsConnectionError):
+        return cls(summary, kind=str(fields.get("kind")), **known)
+    return cls(summary, **known)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from airflow_provider_octopods.clients.pacing import RequestGate
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.emulator import FAILURE_REASONS, RETRY_HINTS, Emulator
 from airflow_provider_octopods.errors import (
@@ -21,18 +22,22 @@ from tests.conftest import settings_for
 
 
 class RecordingSleep:
-    """Stands in for time.sleep where only the decision to wait matters, not the wait."""
+    """Stands in for time.sleep where only the decision to wait matters, not the wait: a
+    virtual clock that the client's gate reads, with no pacing of its own."""
 
     def __init__(self) -> None:
         self.calls: list[float] = []
+        self.now = 0.0
+        self.gate = RequestGate(None, now=lambda: self.now)
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        self.now += seconds
 
 
 def client(emulator: Emulator, sleep: RecordingSleep | None = None, **extra: object) -> OctopodsClient:
     settings = settings_for(emulator, **extra)
-    return OctopodsClient(settings, sleep=sleep) if sleep else OctopodsClient(settings)
+    return OctopodsClient(settings, sleep=sleep, gate=sleep.gate) if sleep else OctopodsClient(settings)
 
 
 def test_each_status_with_its_timestamps(emulator: Emulator) -> None:
@@ -135,7 +140,7 @@ def test_revoked_key_fails_fast_without_retries(emulator: Emulator) -> None:
     sleep = RecordingSleep()
     with client(emulator, sleep) as c_ok:
         settings = settings_for(emulator, api_key=emulator.revoked_key)
-        with OctopodsClient(settings, sleep=sleep) as c, pytest.raises(OctopodsAuthError) as info:
+        with OctopodsClient(settings, sleep=sleep, gate=sleep.gate) as c, pytest.raises(OctopodsAuthError) as info:
             c.get_message_status(message)
         c_ok.get_message_status(message)
     assert info.value.error_code == 6

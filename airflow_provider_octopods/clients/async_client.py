@@ -7,7 +7,6 @@ One client holds one keep-alive connection pool, a bound on requests in flight, 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -15,7 +14,7 @@ from types import TracebackType
 import aiohttp
 
 from airflow_provider_octopods import protocol
-from airflow_provider_octopods.clients.pacing import RequestGate, shared_gate
+from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_gate
 from airflow_provider_octopods.errors import OctopodsAuthError, OctopodsError
 from airflow_provider_octopods.protocol import Request, StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
@@ -79,8 +78,7 @@ class AsyncOctopodsClient:
 
     async def __aenter__(self) -> AsyncOctopodsClient:
         # Keyed by where requests go, with which key, at which budget: see shared_gate.
-        key_id = hashlib.sha256(self.settings.api_key.encode()).hexdigest()
-        self._gate = shared_gate((self.settings.base_url, key_id, self.rate), self.rate)
+        self._gate = shared_gate(gate_key(self.settings.base_url, self.settings.api_key, self.rate), self.rate)
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
         connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
         # The whole request (connect, send, read the body) within the connection's timeout;

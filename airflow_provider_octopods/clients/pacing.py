@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import threading
+import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
@@ -15,29 +18,27 @@ _SLACK = 0.001
 
 
 class RequestGate:
-    """Every request of one async client passes here before it is sent.
+    """Every request of one client passes here before it is sent.
 
     Requests are spaced ``1 / rate`` apart (a token bucket holding one token: no bursts, so
     the sends that share the key always find headroom). A 429 closes the gate for everyone
     until the server's retry time, not only for the request that met it, and the gate then
-    reopens at half the rate, recovering gradually.
+    reopens at half the rate, recovering gradually. The async client waits in ``enter``, the
+    blocking one in ``enter_blocking``: the same decisions (``_waits``), two ways to sleep.
     """
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, *, now: Callable[[], float] = time.monotonic) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         self.rate = rate
+        self._now = now
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._share = 1.0
         self._share_at = 0.0
 
-    @staticmethod
-    def _now() -> float:
-        return asyncio.get_running_loop().time()
-
     def share(self, now: float) -> float:
-        """The part of the rate budget in use at loop time ``now`` (1.0 when no 429 came)."""
+        """The part of the rate budget in use at ``now`` (1.0 when no 429 came)."""
         return min(1.0, self._share + max(0.0, now - self._share_at) / RECOVERY_SECONDS)
 
     def pause(self, seconds: float) -> None:
@@ -46,15 +47,16 @@ class RequestGate:
         self._share = max(MIN_SHARE, self.share(now) / 2)
         self._share_at = self._paused_until
 
-    async def enter(self, on_pause: Callable[[float], None] | None = None) -> None:
-        """Wait for this request's turn. ``on_pause(seconds)`` is told of each wait a 429 causes
-        (the gate closed), before it starts; it may raise to give up instead."""
+    def _waits(self, on_pause: Callable[[float], None] | None) -> Iterator[float]:
+        """The sleeps one request takes before it may leave; the caller sleeps each in turn.
+        ``on_pause(seconds)`` is told of each wait a 429 causes (the gate closed), before it
+        starts; it may raise to give up instead."""
         while True:
             now = self._now()
             if now < self._paused_until:
                 if on_pause is not None:
                     on_pause(self._paused_until - now)
-                await asyncio.sleep(self._paused_until - now)
+                yield self._paused_until - now
                 continue
             if self.rate is None:
                 return
@@ -62,9 +64,21 @@ class RequestGate:
             slot = max(now, self._next_slot)
             self._next_slot = slot + 1.0 / (self.rate * self.share(slot))
             if slot > now + _SLACK:
-                await asyncio.sleep(slot - now)
+                yield slot - now
             if self._now() >= self._paused_until:
                 return
+
+    async def enter(self, on_pause: Callable[[float], None] | None = None) -> None:
+        """Wait for this request's turn (see ``_waits`` for ``on_pause``)."""
+        for seconds in self._waits(on_pause):
+            await asyncio.sleep(seconds)
+
+    def enter_blocking(
+        self, sleep: Callable[[float], None], on_pause: Callable[[float], None] | None = None
+    ) -> None:
+        """``enter`` for the blocking client: the same decisions, ``sleep`` to wait."""
+        for seconds in self._waits(on_pause):
+            sleep(seconds)
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RequestGate]] = (
@@ -83,3 +97,20 @@ def shared_gate(key: Hashable, rate: float | None) -> RequestGate:
     if key not in gates:
         gates[key] = RequestGate(rate)
     return gates[key]
+
+
+_BLOCKING: dict[Hashable, RequestGate] = {}
+_BLOCKING_LOCK = threading.Lock()
+
+
+def shared_blocking_gate(key: Hashable, rate: float | None) -> RequestGate:
+    """Like ``shared_gate``, for the blocking clients of one process (pokes on a worker)."""
+    with _BLOCKING_LOCK:
+        if key not in _BLOCKING:
+            _BLOCKING[key] = RequestGate(rate)
+        return _BLOCKING[key]
+
+
+def gate_key(base_url: str, api_key: str, rate: float | None) -> Hashable:
+    """Who shares a gate: requests to one place, with one key, at one budget (the key hashed)."""
+    return (base_url, hashlib.sha256(api_key.encode()).hexdigest(), rate)

@@ -11,6 +11,7 @@ from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
+from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_blocking_gate
 from airflow_provider_octopods.protocol import StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
@@ -29,11 +30,22 @@ def _failure_kind(exc: requests.RequestException) -> str:
 
 
 class OctopodsClient:
-    """Status queries over one keep-alive ``requests.Session``."""
+    """Status queries over one keep-alive ``requests.Session``, paced by the rules of the async
+    client (``RequestGate``): the connection's budget, shared by the clients of one process
+    that use the same key, and a 429 pauses them all."""
 
-    def __init__(self, settings: OctopodsSettings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: OctopodsSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        gate: RequestGate | None = None,
+    ) -> None:
         self.settings = settings
         self._sleep = sleep
+        rate = settings.requests_per_second
+        self.gate = gate or shared_blocking_gate(gate_key(settings.base_url, settings.api_key, rate), rate)
+        self.requests_sent = 0
         self._session = requests.Session()
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, DeadlineAdapter())
@@ -81,6 +93,9 @@ class OctopodsClient:
 
     def _run(self, call: StatusCall) -> MessageStatus:
         while True:
+            # Time held at the gate by a 429, this call's or another's, counts against its limit.
+            self.gate.enter_blocking(self._sleep, call.waiting_for_rate_limit)
+            self.requests_sent += 1
             try:
                 step: MessageStatus | Wait = call.receive(*self._send(call.request))
             except requests.RequestException as exc:
@@ -88,8 +103,9 @@ class OctopodsClient:
             if isinstance(step, MessageStatus):
                 return step
             if step.rate_limited:
-                call.waiting_for_rate_limit(step.seconds)
-            self._sleep(step.seconds)
+                self.gate.pause(step.seconds)  # the gate holds this request and every other one
+            else:
+                self._sleep(step.seconds)
 
     def get_message_status(self, message: object) -> MessageStatus:
         """The current status of one message: an id, digits, or its ``message_status_url``."""
