@@ -140,7 +140,8 @@ def test_revoked_key_fails_fast_without_retries(emulator: Emulator) -> None:
     sleep = RecordingSleep()
     with client(emulator, sleep) as c_ok:
         settings = settings_for(emulator, api_key=emulator.revoked_key)
-        with OctopodsClient(settings, sleep=sleep, gate=sleep.gate) as c, pytest.raises(OctopodsAuthError) as info:
+        revoked = OctopodsClient(settings, sleep=sleep, gate=sleep.gate)
+        with revoked as c, pytest.raises(OctopodsAuthError) as info:
             c.get_message_status(message)
         c_ok.get_message_status(message)
     assert info.value.error_code == 6

@@ -78,7 +78,8 @@ class AsyncOctopodsClient:
 
     async def __aenter__(self) -> AsyncOctopodsClient:
         # Keyed by where requests go, with which key, at which budget: see shared_gate.
-        self._gate = shared_gate(gate_key(self.settings.base_url, self.settings.api_key, self.rate), self.rate)
+        key = gate_key(self.settings.base_url, self.settings.api_key, self.rate)
+        self._gate = shared_gate(key, self.rate)
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
         connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
         # The whole request (connect, send, read the body) within the connection's timeout;
