@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_octopods.status import DELIVERED, READ, MessageStatus, Outcome, outcome, rank
+from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
+from airflow_provider_octopods.status import DELIVERED, FAILED, READ, MessageStatus, Outcome, outcome, rank
 
 
 @dataclass(frozen=True)
@@ -54,24 +55,48 @@ class PollPolicy:
         }
 
 
+# The last poll of a still-pending message lands this long before the deadline (at most a
+# tenth of the whole wait), plus the time the budget needs to poll every pending message.
+FINAL_POLL_LEAD = 5.0
+
+
 class BatchWatch:
     """Which messages of a batch are still pending, when each is due, and what settled.
 
-    ``record`` a status, or ``postpone`` a message whose poll failed for a passing reason;
-    settled messages (target met, or failed) are never polled again.
+    ``record`` a status, or ``record_error`` a failed query (``errors.error_action`` decides
+    what it means); settled messages (target met, or failed) are never polled again. With a
+    ``deadline``, no interval steps over the last poll before it (``final_poll_at``): a wait
+    never times out on what it knew minutes ago.
     """
 
     def __init__(
-        self, message_ids: Iterable[int], target: str, policy: PollPolicy, started_at: float, now: float
+        self,
+        message_ids: Iterable[int],
+        target: str,
+        policy: PollPolicy,
+        started_at: float,
+        now: float,
+        *,
+        deadline: float | None = None,
+        rate: float | None = None,
     ) -> None:
         outcome(DELIVERED, target)  # refuses a target that is not a delivery stage
         self.target = target
         self.policy = policy
+        self.started_at = started_at
+        self.deadline = deadline
+        self.rate = rate
+        self.order = list(message_ids)
         first_at, interval = policy.schedule(now - started_at)
         # message id -> [next poll time, interval, last status]: lists, as 10,000 of them stay light
-        self.pending: dict[int, list[Any]] = {m: [started_at + first_at, interval, None] for m in message_ids}
+        self.pending: dict[int, list[Any]] = {m: [0.0, interval, None] for m in self.order}
+        at = self._clipped(now, started_at + first_at)
+        for entry in self.pending.values():
+            entry[0] = at
         self.met: dict[int, dict[str, Any]] = {}
         self.failed: dict[int, dict[str, Any]] = {}
+        self.fetched_at: dict[int, float] = {}
+        self.settled_since_save: list[int] = []
         self._unknown_seen: set[str] = set()
 
     @property
@@ -84,22 +109,67 @@ class BatchWatch:
     def next_due(self) -> float:
         return float(min(at for at, _, _ in self.pending.values()))
 
+    def final_poll_at(self) -> float | None:
+        """When the last poll before the deadline is due (None: no deadline)."""
+        if self.deadline is None:
+            return None
+        lead = min(FINAL_POLL_LEAD, (self.deadline - self.started_at) / 10)
+        if self.rate:
+            lead += len(self.pending) / self.rate
+        return self.deadline - lead
+
+    def _clipped(self, now: float, at: float) -> float:
+        final = self.final_poll_at()
+        return final if final is not None and now < final < at else at
+
+    def _settle(self, message_id: int, entry: dict[str, Any], result: Outcome, now: float) -> None:
+        (self.met if result is Outcome.MET else self.failed)[message_id] = entry
+        self.fetched_at[message_id] = now
+        self.settled_since_save.append(message_id)
+        del self.pending[message_id]
+
     def record(self, status: MessageStatus, now: float) -> Outcome:
         result = outcome(status.status, self.target)
-        if result is Outcome.MET:
-            self.met[status.message_id] = status.to_dict()
-        elif result is Outcome.FAILED:
-            self.failed[status.message_id] = status.to_dict()
         if result is not Outcome.WAITING:
-            del self.pending[status.message_id]
+            self._settle(status.message_id, status.to_dict(), result, now)
             return result
         entry = self.pending[status.message_id]
         interval = entry[1]
         if self.target == READ and rank(status.status) >= rank(DELIVERED):
             # Only `read` can follow, and only with read receipts on: spend little on it.
             interval = max(interval, self.policy.read_interval)
-        entry[:] = [now + interval, self.policy.grow(interval), status.status]
+        entry[:] = [self._clipped(now, now + interval), self.policy.grow(interval), status.status]
         return result
+
+    def record_error(self, message_id: int, error: OctopodsError, now: float) -> ErrorAction:
+        """Apply the error policy to a failed query of ``message_id``: raise the error if it
+        ends the wait, settle the message as failed, or poll it again at its next slot."""
+        action = error_action(error)
+        if action is ErrorAction.END_WAIT:
+            raise error
+        if action is ErrorAction.FAIL_MESSAGE:
+            self._settle(message_id, failed_by_error(message_id, error), Outcome.FAILED, now)
+        else:
+            entry = self.pending[message_id]
+            entry[0], entry[1] = self._clipped(now, now + entry[1]), self.policy.grow(entry[1])
+        return action
+
+    def restore_settled(self, entry: dict[str, Any], fetched_at: float) -> None:
+        """A status settled by an earlier poke or try (``progress``), not to be polled again."""
+        message_id = int(entry["message_id"])
+        if message_id in self.pending:
+            failed = entry.get("error") or outcome(entry["status"], self.target) is Outcome.FAILED
+            self._settle(message_id, entry, Outcome.FAILED if failed else Outcome.MET, fetched_at)
+            self.settled_since_save.pop()
+
+    def reschedule(self, message_id: int, at: float, interval: float, last: str | None, now: float) -> None:
+        """Put back a pending message's schedule from an earlier poke or try."""
+        self.pending[message_id] = [self._clipped(now, at), interval, last]
+
+    def all_due(self, now: float) -> None:
+        """Everything pending is due now (a poke that knows nothing of the earlier ones)."""
+        for entry in self.pending.values():
+            entry[0] = now
 
     def is_new_unknown(self, status: MessageStatus) -> bool:
         """True the first time an undocumented status value shows: log it once, not per poll."""
@@ -124,11 +194,15 @@ class BatchWatch:
         more = f"; and {len(self.failed) - shown} more" if len(self.failed) > shown else ""
         return f"{len(self.failed)} message(s) failed (max_failed={max_failed}): " + "; ".join(lines) + more
 
-    def results(self, order: Iterable[int]) -> list[dict[str, Any]]:
+    def results(self) -> list[dict[str, Any]]:
         """The settled statuses, in the order the messages were given."""
-        return [self.met.get(m) or self.failed[m] for m in order if m in self.met or m in self.failed]
+        return [self.met.get(m) or self.failed[m] for m in self.order if m in self.met or m in self.failed]
 
-    def postpone(self, message_id: int, now: float) -> None:
-        """The poll failed for a passing reason (retries spent, 429 past the wait): try later."""
-        entry = self.pending[message_id]
-        entry[0], entry[1] = now + entry[1], self.policy.grow(entry[1])
+
+def failed_by_error(message_id: int, error: OctopodsError) -> dict[str, Any]:
+    """A message settled as failed by a refused query (not found): a status dict whose
+    ``failure_reason`` is the error, which ``error`` keeps whole."""
+    entry = MessageStatus(message_id=message_id, status=FAILED, request_id=error.request_id).to_dict()
+    entry["failure_reason"] = str(error)
+    entry["error"] = error.to_dict()
+    return entry

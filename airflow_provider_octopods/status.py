@@ -112,3 +112,22 @@ class MessageStatus:
             value: datetime | None = getattr(self, name)
             out[name] = value.isoformat() if value else None
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageStatus:
+        """Back from ``to_dict()``."""
+
+        def stamp(name: str) -> datetime | None:
+            return datetime.fromisoformat(data[name]) if data.get(name) else None
+
+        return cls(
+            message_id=int(data["message_id"]),
+            status=str(data["status"]),
+            phone_number=data.get("phone_number"),
+            channel_message_id=data.get("channel_message_id"),
+            sent_at=stamp("sent_at"),
+            delivered_at=stamp("delivered_at"),
+            read_at=stamp("read_at"),
+            failure_reason=data.get("failure_reason"),
+            request_id=data.get("request_id"),
+        )

@@ -2,7 +2,8 @@
 
 One deferred sensor watches the whole batch: one request per still-pending message per round,
 never one for a settled message. ``max_failed=None`` makes failed messages an outcome: the
-sensor returns every status and the DAG decides what a failure rate means.
+sensor returns a summary (counts by status, the failed messages with their reasons) and the
+DAG decides what a failure rate means.
 
     airflow dags test octopods_campaign --conf '{"count": 300}'
 
@@ -55,21 +56,22 @@ def octopods_campaign() -> None:
         target_status="delivered",
         max_failed=None,
         timeout=3600,
+        deferrable=True,
     )
     # --8<-- [end:batch]
 
     @task.branch
-    def check_failures(statuses: list[dict[str, Any]]) -> str:
-        failed = [s for s in statuses if s["status"] == "failed"]
-        print(f"{len(failed)} of {len(statuses)} messages failed")
-        return "follow_up_failures" if len(failed) > FOLLOW_UP_ABOVE * len(statuses) else "campaign_ok"
+    def check_failures(summary: dict[str, Any]) -> str:
+        failed, total = summary["failed_count"], summary["messages"]
+        print(f"{failed} of {total} messages failed")
+        return "follow_up_failures" if failed > FOLLOW_UP_ABOVE * total else "campaign_ok"
 
     @task
-    def follow_up_failures(statuses: list[dict[str, Any]]) -> dict[str, int]:
+    def follow_up_failures(summary: dict[str, Any]) -> dict[str, int]:
+        """Failures by reason, among the failed messages the summary lists (the first 100)."""
         reasons: dict[str, int] = {}
-        for s in statuses:
-            if s["status"] == "failed":
-                reasons[s["failure_reason"]] = reasons.get(s["failure_reason"], 0) + 1
+        for failed in summary["failed"]:
+            reasons[failed["failure_reason"]] = reasons.get(failed["failure_reason"], 0) + 1
         return reasons
 
     @task

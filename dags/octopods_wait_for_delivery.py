@@ -38,6 +38,7 @@ def octopods_wait_for_delivery() -> None:
         target_status="delivered",
         octopods_conn_id="octopods_default",
         timeout=2 * 3600,
+        deferrable=True,
     )
     # --8<-- [end:sensor]
 

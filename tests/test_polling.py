@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from airflow_provider_octopods.errors import ErrorAction, OctopodsServerError
 from airflow_provider_octopods.polling import BatchWatch, PollPolicy
 from airflow_provider_octopods.status import OUTCOMES, MessageStatus, Outcome, outcome, rank
 
@@ -65,7 +66,7 @@ def test_batch_settles_and_never_polls_settled_messages() -> None:
     assert watch.verdict(max_failed=1) is Outcome.WAITING
     watch.record(_status(4, "delivered"), 20.0)
     assert watch.verdict(max_failed=None) is Outcome.MET
-    assert [r["message_id"] for r in watch.results([4, 3, 2, 1])] == [4, 3, 2, 1]
+    assert [r["message_id"] for r in watch.results()] == [1, 2, 3, 4]
     assert "message 3: blocked (request_id r3)" in watch.failure_text(0)
 
 
@@ -80,8 +81,9 @@ def test_waiting_for_read_backs_off_after_delivery() -> None:
 
 def test_transient_failures_postpone_with_growth() -> None:
     watch = BatchWatch([1], "delivered", PollPolicy(interval=4, backoff=2, max_interval=100), 0.0, 0.0)
-    watch.postpone(1, 10.0)
-    watch.postpone(1, 14.0)
+    passing = OctopodsServerError("HTTP 503", http_status=503)
+    assert watch.record_error(1, passing, 10.0) is ErrorAction.RETRY_LATER
+    watch.record_error(1, passing, 14.0)
     assert watch.next_due() == 22.0
 
 

@@ -104,12 +104,11 @@ def test_batch_of_hundreds_with_mixed_outcomes(emulator: Emulator) -> None:
     messages = [*delivered, *late, *read, *failed]
     dag_run = run_case("sensor_batch", messages=messages)
     assert dag_run.state == "success"
-    results = task_xcom(dag_run, "use")
-    assert [r["message_id"] for r in results] == messages
-    by_status: dict[str, int] = {}
-    for r in results:
-        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-    assert by_status == {"delivered": 250, "read": 30, "failed": 20}
+    summary = task_xcom(dag_run, "use")
+    assert summary["messages"] == 300 and summary["pending"] == 0
+    assert summary["counts"] == {"delivered": 250, "read": 30, "failed": 20}
+    assert [f["message_id"] for f in summary["failed"]] == failed
+    assert all(f["failure_reason"] and f["request_id"] for f in summary["failed"])
     # One request for each message settled at the first poll; never one after settling.
     assert {len(emulator.requests(m)) for m in [*delivered, *read]} == {1}
     assert {len(emulator.requests(m)) for m in late} == {3}
@@ -146,16 +145,15 @@ def test_example_campaign_dag_branches_on_failures(emulator: Emulator) -> None:
     emulator.script_sends(time_scale=0.02)  # the realistic mix, fifty times faster
     dag_run = load_dag("octopods_campaign").test(run_conf={"count": 150})
     assert dag_run.state == "success"
-    statuses = task_xcom(dag_run, "wait_for_campaign")
-    assert len(statuses) == 150
-    assert {s["status"] for s in statuses} <= {"delivered", "read", "failed"}
-    failed = sum(s["status"] == "failed" for s in statuses)
+    summary = task_xcom(dag_run, "wait_for_campaign")
+    assert summary["messages"] == 150 and sum(summary["counts"].values()) == 150
+    assert set(summary["counts"]) <= {"delivered", "read", "failed"}
+    failed = summary["failed_count"]
     chosen = "follow_up_failures" if failed > 0.05 * 150 else "campaign_ok"
     other = "campaign_ok" if chosen == "follow_up_failures" else "follow_up_failures"
     assert (task_state(dag_run, chosen), task_state(dag_run, other)) == ("success", "skipped")
     # Each message was polled until it settled and never after: at most one request (the one
     # that saw it settled) arrived after the emulator settled it.
-    for status in statuses:
-        message = emulator.state.messages[status["message_id"]]
+    for message in emulator.state.messages.values():
         settled_at = message.created_at + next(t for t, st in message.steps if st != "sent")
         assert len([r for r in emulator.requests(message.message_id) if r.at >= settled_at]) == 1

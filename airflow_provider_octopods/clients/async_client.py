@@ -7,7 +7,7 @@ One client holds one keep-alive connection pool, a bound on requests in flight, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -15,7 +15,7 @@ import aiohttp
 
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_gate
-from airflow_provider_octopods.errors import OctopodsAuthError, OctopodsError
+from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
 from airflow_provider_octopods.protocol import Request, StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
@@ -138,12 +138,13 @@ class AsyncOctopodsClient:
         """The current status of one message: an id, digits, or its ``message_status_url``."""
         return await self._run(self.settings.status_call(message))
 
-    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncIterator[StatusResult]:
+    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncGenerator[StatusResult]:
         """Fetch many statuses, ``max_concurrency`` at a time, yielding each as it completes.
 
         The input is read lazily, so a million ids never become a million pending tasks.
-        Per-message errors (not found, retries spent, invalid id) are yielded, not raised;
-        a refused key raises ``OctopodsAuthError`` at once, since no other request can succeed.
+        Per-message errors (not found, retries spent, invalid id) are yielded, not raised; an
+        error that ends any wait (``errors.error_action``: a refused key or certificate) is
+        raised at once, since no other request can succeed.
         """
         pending = iter(messages)
         results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
@@ -181,9 +182,9 @@ class AsyncOctopodsClient:
     async def _result(self, message: object) -> StatusResult:
         try:
             return StatusResult(message, status=await self.get_message_status(message))
-        except OctopodsAuthError:
-            raise
         except OctopodsError as exc:
+            if error_action(exc) is ErrorAction.END_WAIT:
+                raise
             return StatusResult(message, error=exc)
 
     async def probe(self) -> tuple[bool, str]:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_octopods import protocol
-from airflow_provider_octopods.errors import MessageFailedError, OctopodsError
+from airflow_provider_octopods.clock import SYSTEM_CLOCK, Clock
+from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
+from airflow_provider_octopods.errors import MessageFailedError, OctopodsTriggerError, error_from_dict
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.polling import BatchWatch, PollPolicy
+from airflow_provider_octopods.progress import ProgressStore
 from airflow_provider_octopods.rendered import as_list
 from airflow_provider_octopods.status import DELIVERED, TARGET_STATUSES, Outcome
 from airflow_provider_octopods.triggers.message_status import (
@@ -24,14 +24,7 @@ from airflow_provider_octopods.triggers.message_status import (
     EVENT_STATUSES,
     MessageStatusTrigger,
 )
-
-
-def _deferrable_default() -> bool:
-    # [operators] default_deferrable ships as False, which would park this sensor on a worker
-    # slot by default: follow it only where a deployment set it in its environment.
-    if os.environ.get("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE") is not None:
-        return conf.getboolean("operators", "default_deferrable")
-    return True
+from airflow_provider_octopods.wait_result import final_result
 
 
 class MessageStatusSensor(BaseSensorOperator):
@@ -45,18 +38,24 @@ class MessageStatusSensor(BaseSensorOperator):
     :param max_failed: how many failed messages the task tolerates. ``0`` (default): a failed
         message fails the task at once, without retries, naming the reason. ``None``: failed
         is an outcome like any other; the task succeeds and returns it, e.g. to branch on.
+    :param statuses_path: for a batch, a Parquet file (any ObjectStoragePath URI, templated)
+        to write every status to when the wait succeeds, with the snapshot's schema.
     :param poke_interval: seconds between the first polls of a message (default 5); the
         interval then grows by half each time up to ``max_poke_interval`` (default 60).
     :param read_poke_interval: seconds between polls once delivered, while waiting for read.
-    :param first_poke_delay: seconds before the first poll in deferrable mode (an earlier poll
-        would only see ``sent``).
-    :param deferrable: wait in the triggerer, holding no worker slot (default True).
+    :param first_poke_delay: seconds from the start to the first poll (an earlier poll would
+        only see ``sent``).
+    :param deferrable: wait in the triggerer, holding no worker slot. Defaults to Airflow's
+        ``[operators] default_deferrable``; ``True`` is recommended wherever a triggerer runs.
 
-    Returns (XCom) the final status as a dict; for ``message_ids``, a list of them in order.
+    Returns (XCom), with ``message_id``: the final status as a dict (``MessageStatus.to_dict()``).
+    With ``message_ids``: a summary of bounded size, see ``wait_result.batch_summary``.
     """
 
-    template_fields: Sequence[str] = ("message_id", "message_ids")
+    template_fields: Sequence[str] = ("message_id", "message_ids", "statuses_path")
     ui_color = "#25d366"
+    # What the waiting code reads and sleeps on; a bench swaps it for a virtual clock.
+    clock: Clock = SYSTEM_CLOCK
 
     def __init__(
         self,
@@ -66,12 +65,13 @@ class MessageStatusSensor(BaseSensorOperator):
         target_status: str = DELIVERED,
         octopods_conn_id: str = OctopodsHook.default_conn_name,
         max_failed: int | None = 0,
+        statuses_path: str | None = None,
         poke_interval: float = 5.0,
         max_poke_interval: float = 60.0,
         read_poke_interval: float = 300.0,
         first_poke_delay: float = 5.0,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        deferrable: bool | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -81,21 +81,24 @@ class MessageStatusSensor(BaseSensorOperator):
             raise ValueError(f"target_status must be one of {TARGET_STATUSES}, not {target_status!r}")
         if max_failed is not None and max_failed < 0:
             raise ValueError("max_failed must be 0 or more, or None")
+        if statuses_path is not None and message_id is not None:
+            raise ValueError("statuses_path is for a batch (message_ids); one message returns its status")
         self.message_id = message_id
         self.message_ids = message_ids
         self.target_status = target_status
         self.octopods_conn_id = octopods_conn_id
         self.max_failed = max_failed
+        self.statuses_path = statuses_path
         self.max_concurrency = max_concurrency
-        self.deferrable = _deferrable_default() if deferrable is None else deferrable
+        self.deferrable = deferrable
         self.policy = PollPolicy(
             first_delay=first_poke_delay,
             interval=float(self.poke_interval),
             max_interval=max(max_poke_interval, float(self.poke_interval)),
             read_interval=read_poke_interval,
         )
-        self._watch: BatchWatch | None = None
-        self._ids: list[int] = []
+        self._engine: PollingEngine | None = None
+        self._progress: ProgressStore | None = None
 
     @cached_property
     def hook(self) -> OctopodsHook:
@@ -109,16 +112,13 @@ class MessageStatusSensor(BaseSensorOperator):
         base_url = self.hook.get_settings().base_url
         return list(dict.fromkeys(protocol.message_id_of(ref, base_url) for ref in refs))
 
-    def _xcom(self, results: list[dict[str, Any]]) -> Any:
-        return results[0] if self.message_id is not None else results
-
     # --- deferrable ---------------------------------------------------------------------
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
         ids = self._resolve_ids()
-        started_at = time.time()
+        started_at = self.clock.time()
         self.log.info("Deferring: waiting for %d message(s) to be %s", len(ids), self.target_status)
         self.defer(
             trigger=MessageStatusTrigger(
@@ -130,6 +130,8 @@ class MessageStatusSensor(BaseSensorOperator):
                 policy=self.policy.to_dict(),
                 max_failed=self.max_failed,
                 max_concurrency=self.max_concurrency,
+                single=self.message_id is not None,
+                statuses_path=self.statuses_path,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)),
@@ -139,51 +141,79 @@ class MessageStatusSensor(BaseSensorOperator):
         """Resume from the trigger's event, checked before it is trusted."""
         status = event.get("status") if isinstance(event, dict) else None
         if status not in EVENT_STATUSES or not isinstance(event, dict):
-            raise AirflowException(
+            raise OctopodsTriggerError(
                 f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
             )
         message = str(event.get("message", ""))
-        if status == "success":
+        if status == SUCCESS:
+            result = event.get("result")
+            if not isinstance(result, dict):
+                raise OctopodsTriggerError(f"MessageStatusTrigger sent no result: {event!r:.200}")
             self.log.info("Done: %s", message)
-            return self._xcom(json.loads(event.get("results") or "[]"))
-        if status == "failed":
+            return result
+        if status == FAILED:
             raise MessageFailedError(message)
-        if status == "timeout":
+        if status == TIMEOUT:
             raise AirflowSensorTimeout(message)
-        error = event.get("error") or {}
-        if error.get("type") == "OctopodsAuthError":
-            raise AirflowFailException(message)
-        raise AirflowException(message)
+        error = event.get("error")
+        raise error_from_dict(error) if isinstance(error, dict) else OctopodsTriggerError(message)
 
-    # --- poke and reschedule ------------------------------------------------------------
+    # --- poke and reschedule: the same engine, driven by the blocking client ------------
+
+    def _start(self, context: Any) -> PollingEngine:
+        """The engine of this try (poke) or of this poke (reschedule: a new process each time),
+        with the progress the task state store kept, where there is one (Airflow 3.3+)."""
+        ids = self._resolve_ids()
+        now = self.clock.time()
+        started_at = now
+        if self.reschedule:
+            first = context["ti"].get_first_reschedule_date(context)
+            started_at = first.timestamp() if first else now
+        watch = BatchWatch(
+            ids,
+            self.target_status,
+            self.policy,
+            started_at,
+            now,
+            deadline=started_at + float(self.timeout),
+            rate=self.hook.get_settings().requests_per_second,
+        )
+        store = context.get("task_state_store")
+        if store is not None:
+            self._progress = ProgressStore(store, ids, self.target_status)
+            if self._progress.restore(watch, now):
+                self.log.info(
+                    "Resumed: %d settled earlier, %d pending",
+                    len(ids) - len(watch.pending),
+                    len(watch.pending),
+                )
+        elif started_at < now:
+            # A later reschedule poke with nowhere to keep progress (Airflow 3.2): it knows
+            # nothing of the earlier pokes, so it polls every message again.
+            watch.all_due(now)
+        return PollingEngine(watch, max_failed=self.max_failed, clock=self.clock, log=self.log)
 
     def poke(self, context: Any) -> PokeReturnValue:
-        if self._watch is None:
-            # In reschedule mode every poke is a new process: the whole batch is polled again.
-            self._ids = self._resolve_ids()
-            now = time.time()
-            self._watch = BatchWatch(self._ids, self.target_status, self.policy, now, now)
-        watch = self._watch
-        for message_id in list(watch.pending):
-            try:
-                status = self.hook.get_message_status(message_id)
-            except OctopodsError as exc:
-                if not exc.retryable:
-                    raise
-                self.log.warning("Polling %s failed for now, trying at the next poke: %s", message_id, exc)
-                continue
-            watch.record(status, time.time())
-            if watch.is_new_unknown(status):
-                self.log.warning("Status %r is not documented; still waiting", status.status)
-        verdict = watch.verdict(self.max_failed)
+        if self._engine is None:
+            self._engine = self._start(context)
+        engine = self._engine
+        engine.poll_blocking(self.hook.get_conn())
+        verdict = engine.verdict
+        if verdict is Outcome.WAITING:
+            if self._progress is not None:
+                self._progress.save(engine.watch)
+            return PokeReturnValue(is_done=False)
+        if self._progress is not None:
+            self._progress.forget()
         if verdict is Outcome.FAILED:
-            raise MessageFailedError(watch.failure_text(self.max_failed))
-        done = verdict is Outcome.MET
+            raise MessageFailedError(engine.watch.failure_text(self.max_failed))
         return PokeReturnValue(
-            is_done=done, xcom_value=self._xcom(watch.results(self._ids)) if done else None
+            is_done=True,
+            xcom_value=final_result(
+                engine.watch, single=self.message_id is not None, statuses_path=self.statuses_path
+            ),
         )
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
-        # The same schedule as in deferrable mode, not Airflow's fixed or doubling interval.
-        elapsed = float(run_duration())
-        return max(self.policy.schedule(elapsed)[0] - elapsed, 0.0)
+        # The engine's schedule (the same as in deferrable mode), not Airflow's fixed interval.
+        return self._engine.wake_in() if self._engine is not None else float(self.poke_interval)

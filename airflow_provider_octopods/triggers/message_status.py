@@ -1,29 +1,34 @@
 """MessageStatusTrigger: waits in the triggerer until messages are delivered (or read) or failed.
 
-One trigger watches one message or a whole batch through one keep-alive aiohttp client, paced
-at the connection's rate budget. Settled messages are never polled again. It always ends with
-exactly one event, a plain dict (see ``EVENT_STATUSES``), never a silent stop.
+One trigger watches one message or a whole batch with the polling engine, through one
+keep-alive aiohttp client paced at the connection's rate budget. Settled messages are never
+polled again within the trigger's life. It always ends with exactly one event, a plain dict
+of bounded size (see ``EVENT_STATUSES``), never a silent stop.
+
+A trigger rebuilt after a triggerer restart gets only its kwargs back: triggers have no task
+state store, so it resumes the schedule and the deadline, but polls the messages that had
+settled once more (each at its own slot, not all at once).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsError, OctopodsRequestError
+from airflow_provider_octopods.clock import SYSTEM_CLOCK, Clock
+from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
+from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.polling import BatchWatch, PollPolicy
-from airflow_provider_octopods.status import Outcome
+from airflow_provider_octopods.wait_result import final_result
 
 # success: all settled within max_failed; failed: more than max_failed failed; timeout: the
-# deadline passed first; error: a refused key, an unknown message, or anything unexpected.
-# Every event also carries "results", the settled statuses as one JSON text.
-EVENT_STATUSES = ("success", "failed", "timeout", "error")
+# deadline passed first; error: an error that ends the wait (errors.error_action), or
+# anything unexpected. Every event carries "result": see wait_result.final_result.
+EVENT_STATUSES = (SUCCESS, FAILED, TIMEOUT, "error")
 DEFAULT_MAX_CONCURRENCY = 10
 
 
@@ -36,6 +41,9 @@ class MessageStatusTrigger(BaseTrigger):
     :param started_at: Unix time of the first deferral; the polling schedule counts from it.
     :param policy: ``PollPolicy`` numbers.
     :param max_failed: failed messages tolerated (None: any number).
+    :param single: the result is the one message's status dict, not a batch summary.
+    :param statuses_path: where to write every status as Parquet on success (a batch).
+    :param clock: not serialized; a bench or a test passes a virtual one.
     """
 
     def __init__(
@@ -49,6 +57,9 @@ class MessageStatusTrigger(BaseTrigger):
         policy: dict[str, float] | None = None,
         max_failed: int | None = 0,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        single: bool = False,
+        statuses_path: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.message_ids = [int(m) for m in message_ids]
@@ -59,6 +70,9 @@ class MessageStatusTrigger(BaseTrigger):
         self.policy = PollPolicy(**(policy or {}))
         self.max_failed = max_failed
         self.max_concurrency = max_concurrency
+        self.single = single
+        self.statuses_path = statuses_path
+        self.clock = clock
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -72,13 +86,22 @@ class MessageStatusTrigger(BaseTrigger):
                 "policy": self.policy.to_dict(),
                 "max_failed": self.max_failed,
                 "max_concurrency": self.max_concurrency,
+                "single": self.single,
+                "statuses_path": self.statuses_path,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        watch = BatchWatch(self.message_ids, self.target_status, self.policy, self.started_at, time.time())
+        watch = BatchWatch(
+            self.message_ids,
+            self.target_status,
+            self.policy,
+            self.started_at,
+            self.clock.time(),
+            deadline=self.deadline,
+        )
         try:
-            event = await self._watch_until_deadline(watch)
+            event = await self._wait(watch)
         except OctopodsError as exc:
             event = self._event(watch, "error", str(exc), error=exc.to_dict())
         except Exception as exc:  # never a silent stop: the sensor fails with this text
@@ -86,79 +109,45 @@ class MessageStatusTrigger(BaseTrigger):
             event = self._event(watch, "error", f"MessageStatusTrigger stopped: {type(exc).__name__}: {exc}")
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
-    async def _watch_until_deadline(self, watch: BatchWatch) -> dict[str, Any]:
-        """The deadline cuts whatever is in progress (a request, a retry's backoff, a wait at
-        the rate-limit gate): the event comes at the deadline, not when a retry loop ends."""
-        loop_deadline = asyncio.get_running_loop().time() + (self.deadline - time.time())
-        try:
-            async with asyncio.timeout_at(loop_deadline) as limit:
-                return await self._watch(watch)
-        except TimeoutError:
-            if limit.expired():
-                return self._timeout(watch)
-            raise
-
-    async def _watch(self, watch: BatchWatch) -> dict[str, Any]:
+    async def _wait(self, watch: BatchWatch) -> dict[str, Any]:
         hook = OctopodsHook(octopods_conn_id=self.octopods_conn_id)
         async with hook.async_client(max_concurrency=self.max_concurrency) as client:
-            while watch.verdict(self.max_failed) is Outcome.WAITING:
-                now = time.time()
-                if now >= self.deadline:
-                    return self._timeout(watch)
-                wake = min(watch.next_due(), self.deadline)
-                if wake > now:
-                    await asyncio.sleep(wake - now)
-                    continue
-                due = watch.due(now)
-                async for result in client.iter_message_statuses(due):
-                    message_id = int(result.message)  # type: ignore[call-overload]
-                    if result.status is not None:
-                        watch.record(result.status, time.time())
-                        if watch.is_new_unknown(result.status):
-                            self.log.warning(
-                                "Status %r is not documented; still waiting", result.status.status
-                            )
-                        if watch.verdict(self.max_failed) is Outcome.FAILED:
-                            break  # decided: the rest of the round would spend requests for nothing
-                    elif isinstance(result.error, (OctopodsRequestError, InvalidMessageReference)):
-                        raise result.error
-                    else:
-                        self.log.warning(
-                            "Polling %s failed for now, trying later: %s", message_id, result.error
-                        )
-                        watch.postpone(message_id, time.time())
-                    if time.time() >= self.deadline:
-                        return self._timeout(watch)
-                self.log.info(
-                    "Polled %d: %d met, %d failed, %d pending (%d requests so far)",
-                    len(due),
-                    len(watch.met),
-                    len(watch.failed),
-                    len(watch.pending),
-                    client.requests_sent,
-                )
-        if watch.verdict(self.max_failed) is Outcome.FAILED:
-            return self._event(watch, "failed", watch.failure_text(self.max_failed))
-        return self._event(watch, "success", f"{len(watch.met)} met {self.target_status!r}")
+            watch.rate = client.rate
+            engine = PollingEngine(watch, max_failed=self.max_failed, clock=self.clock, log=self.log)
+            outcome = await self._until_deadline(engine.run_async(client))
+        if outcome == TIMEOUT:
+            text = (
+                f"{len(watch.pending)} of {len(self.message_ids)} messages had not reached "
+                f"{self.target_status!r} by the deadline"
+            )
+        elif outcome == FAILED:
+            text = watch.failure_text(self.max_failed)
+        else:
+            text = f"{len(watch.met)} met {self.target_status!r}, {len(watch.failed)} failed"
+        if outcome == SUCCESS and self.statuses_path is not None:
+            # Parquet writes are blocking I/O: off the triggerer's event loop.
+            return await asyncio.to_thread(self._event, watch, outcome, text)
+        return self._event(watch, outcome, text)
 
-    def _timeout(self, watch: BatchWatch) -> dict[str, Any]:
-        return self._event(
-            watch,
-            "timeout",
-            f"{len(watch.pending)} of {len(self.message_ids)} messages had not reached "
-            f"{self.target_status!r} by the deadline",
-        )
+    async def _until_deadline(self, polling: Coroutine[Any, Any, str]) -> str:
+        """The deadline cuts whatever is in progress (a request, a retry's backoff, a wait at
+        the rate-limit gate): the event comes at the deadline, not when a retry loop ends."""
+        loop_deadline = asyncio.get_running_loop().time() + (self.deadline - self.clock.time())
+        try:
+            async with asyncio.timeout_at(loop_deadline) as limit:
+                return await polling
+        except TimeoutError:
+            if limit.expired():
+                return TIMEOUT
+            raise
 
     def _event(
         self, watch: BatchWatch, status: str, message: str, error: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        statuses_path = self.statuses_path if status == SUCCESS else None
         return {
             "status": status,
             "message": message,
-            # One JSON text, not 10,000 dicts: Airflow serializes an event value by value, on
-            # the triggerer's event loop, which a large batch would block for seconds.
-            "results": json.dumps(watch.results(self.message_ids)),
-            "failed": sorted(watch.failed),
-            "pending": sorted(watch.pending),
+            "result": final_result(watch, single=self.single, statuses_path=statuses_path),
             "error": error,
         }

@@ -11,7 +11,7 @@ from airflow_provider_octopods.operators.message_status import MessageStatusToPa
 from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
 
 # Polling fast enough for a test to watch it; the policy is the same code as the defaults.
-FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5}
+FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5, "deferrable": True}
 SNAPSHOTS = os.environ.get("IT_SNAPSHOT_ROOT", "file:///tmp/octopods-it/statuses")
 STATUSES = asset_for(SNAPSHOTS + "/snapshot_date={{ ds }}/")
 
@@ -34,6 +34,7 @@ with DAG("it_batch", schedule=None, catchup=False, render_template_as_native_obj
         max_poke_interval=20.0,
         first_poke_delay=2.0,
         max_concurrency=50,
+        deferrable=True,
     )
 
 with DAG("it_snapshot", schedule=None, catchup=False, render_template_as_native_obj=True) as it_snapshot:

@@ -49,5 +49,5 @@ for dag_id, sensor_kwargs in CASES.items():
         def use(result: Any) -> Any:
             return result
 
-        use(MessageStatusSensor(task_id="wait", **FAST, **sensor_kwargs).output)
+        use(MessageStatusSensor(task_id="wait", **{"deferrable": True, **FAST, **sensor_kwargs}).output)
     globals()[dag_id] = dag

@@ -1,0 +1,71 @@
+"""A batch's progress kept in Airflow's task state store (3.3+), so that a reschedule-mode
+poke (a new process each time) and a retried try do not poll settled messages again.
+
+Settled statuses are appended in chunks that each stay under the store's default value size
+(64 KB), written once; the schedule of the pending messages is one small value, rewritten at
+each poke, in which the largest group of messages sharing a schedule is not listed by id.
+Keys are scoped to the task instance; they are deleted once the wait is over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from typing import Any
+
+from airflow_provider_octopods.polling import BatchWatch
+
+KEY = "octopods_wait"
+SETTLED_KEY = "octopods_wait_settled_{}"
+CHUNK = 150  # settled statuses per value: 150 x ~400 bytes
+
+
+def fingerprint(message_ids: list[int], target: str) -> str:
+    """Progress belongs to one batch and target: a retry that renders other ids starts afresh."""
+    return hashlib.sha256(json.dumps([target, message_ids]).encode()).hexdigest()
+
+
+class ProgressStore:
+    """``restore`` a fresh watch from the store, ``save`` it after each poke, ``forget`` at the end."""
+
+    def __init__(self, store: Any, message_ids: list[int], target: str) -> None:
+        self.store = store
+        self.fingerprint = fingerprint(message_ids, target)
+        self.chunks = 0
+
+    def restore(self, watch: BatchWatch, now: float) -> bool:
+        """Put what an earlier poke or try learned into ``watch``; False when there was nothing."""
+        state = self.store.get(KEY)
+        if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
+            return False
+        self.chunks = int(state["chunks"])
+        for i in range(self.chunks):
+            for entry, fetched_at in self.store.get(SETTLED_KEY.format(i)) or []:
+                watch.restore_settled(entry, fetched_at)
+        listed = {m: group for group in state["schedule"] for m in group[3] or ()}
+        rest = next((g for g in state["schedule"] if g[3] is None), None)
+        for message_id in list(watch.pending):
+            group = listed.get(message_id, rest)
+            if group is not None:
+                watch.reschedule(message_id, group[0], group[1], group[2], now)
+        return True
+
+    def save(self, watch: BatchWatch) -> None:
+        new, watch.settled_since_save = watch.settled_since_save, []
+        for start in range(0, len(new), CHUNK):
+            part = new[start : start + CHUNK]
+            rows = [[watch.met.get(m) or watch.failed[m], watch.fetched_at[m]] for m in part]
+            self.store.set(SETTLED_KEY.format(self.chunks), rows)
+            self.chunks += 1
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for message_id, (at, interval, last) in watch.pending.items():
+            groups[(at, interval, last)].append(message_id)
+        largest = max(groups, key=lambda g: len(groups[g]), default=None)
+        schedule = [[*g, None if g == largest else ids] for g, ids in groups.items()]
+        self.store.set(KEY, {"fingerprint": self.fingerprint, "chunks": self.chunks, "schedule": schedule})
+
+    def forget(self) -> None:
+        for i in range(self.chunks):
+            self.store.delete(SETTLED_KEY.format(i))
+        self.store.delete(KEY)
