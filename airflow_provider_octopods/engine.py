@@ -71,6 +71,10 @@ class PollingEngine:
         if self.watch.record_error(message_id, error, now) is ErrorAction.RETRY_LATER:
             self.log.warning("Polling %s failed for now, trying later: %s", message_id, error)
 
+    def _due(self) -> list[int]:
+        # Nothing is polled past the deadline: the answer could no longer change the outcome.
+        return [] if self.deadline_passed else self.watch.due(self.clock.time())
+
     def _round_over(self) -> bool:
         # Decided (too many failed): the rest of the round would spend requests for nothing.
         return self.verdict is Outcome.FAILED or self.deadline_passed
@@ -88,7 +92,7 @@ class PollingEngine:
 
     def poll_blocking(self, client: BlockingClient) -> int:
         """One round: every due message once, through the blocking client. Returns how many."""
-        due = self.watch.due(self.clock.time())
+        due = self._due()
         for message_id in due:
             try:
                 status = client.get_message_status(message_id)
@@ -104,7 +108,7 @@ class PollingEngine:
 
     async def poll_async(self, client: AsyncOctopodsClient) -> int:
         """One round through the async client, ``max_concurrency`` queries at a time."""
-        due = self.watch.due(self.clock.time())
+        due = self._due()
         # aclosing: leaving early cancels the client's workers now, not when collected.
         async with aclosing(client.iter_message_statuses(due)) as results:
             async for result in results:

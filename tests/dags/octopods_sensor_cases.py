@@ -34,6 +34,13 @@ CASES: dict[str, dict[str, Any]] = {
         "deferrable": False,
         "max_failed": 1000,
     },
+    "sensor_reschedule_batch": {
+        "message_ids": "{{ params.messages }}",
+        "timeout": 60,
+        "mode": "reschedule",
+        "deferrable": False,
+        "max_failed": 1000,
+    },
     "sensor_reschedule": {
         "message_id": "{{ params.message }}",
         "timeout": 60,
