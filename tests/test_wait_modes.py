@@ -3,6 +3,7 @@ poll before the deadline, the same result. Each case runs in every mode against 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **change: Any) 
     conn = emulator.connection(requests_per_second=500, max_retries=0, timeout=0.5)
     conn["extra"].update(change.pop("extra", {}))
     conn.update(change)
-    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", __import__("json").dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", json.dumps(conn))
 
 
 def outcome_of(mode: str, ids: list[int]) -> tuple[str, Any]:

@@ -54,14 +54,16 @@ def run_sensor(mode: str, *, store: JsonStore | None = None, limit: float = 60.0
         try:
             sensor.execute({})
         except TaskDeferred as deferred:
+            trigger, method = deferred.trigger, deferred.method_name
+        else:
+            raise AssertionError("the sensor did not defer")
 
-            async def first_event() -> Any:
-                async for event in deferred.trigger.run():
-                    return event.payload
+        async def first_event() -> Any:
+            async for event in trigger.run():
+                return event.payload
 
-            payload = asyncio.run(asyncio.wait_for(first_event(), timeout=limit))
-            return getattr(sensor, deferred.method_name)({}, event=payload)
-        raise AssertionError("the sensor did not defer")
+        payload = asyncio.run(asyncio.wait_for(first_event(), timeout=limit))
+        return getattr(sensor, method)({}, event=payload)
     if mode == "poke":
         return MessageStatusSensor(task_id="wait", deferrable=False, mode="poke", **kwargs).execute({})
     ti = RescheduleTI()
