@@ -157,3 +157,25 @@ def test_example_campaign_dag_branches_on_failures(emulator: Emulator) -> None:
     for message in emulator.state.messages.values():
         settled_at = message.created_at + next(t for t, st in message.steps if st != "sent")
         assert len([r for r in emulator.requests(message.message_id) if r.at >= settled_at]) == 1
+
+
+def _has_task_state_store() -> bool:
+    try:
+        from airflow.sdk.execution_time.context import TaskStateStoreAccessor  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_reschedule_mode_batch_keeps_its_progress(emulator: Emulator) -> None:
+    """A real reschedule-mode sensor: each poke is a new task run. On Airflow 3.3+ the task
+    state store keeps the batch's progress, so settled messages are never polled again; on
+    3.2 each poke polls the whole batch."""
+    settled = emulator.add_messages(20, deliver_after=0)
+    late = emulator.add_messages(5, after_polls=(3, "delivered"))
+    dag_run = run_case("sensor_reschedule_batch", messages=[*settled, *late])
+    assert dag_run.state == "success"
+    assert task_xcom(dag_run, "use")["counts"] == {"delivered": 25}
+    assert {len(emulator.requests(m)) for m in late} == {4}
+    per_message = {len(emulator.requests(m)) for m in settled}
+    assert per_message == ({1} if _has_task_state_store() else {4})

@@ -198,3 +198,20 @@ def test_reschedule_without_a_store_polls_everything_at_each_poke(
     late = emulator.add_messages(1, after_polls=(3, "delivered"))
     run_sensor("reschedule", message_ids=[*settled, *late])
     assert {len(emulator.requests(m)) for m in settled} == {4}
+
+
+def test_poke_mode_keeps_to_the_connections_budget(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator
+) -> None:
+    """The issue's case, smaller: a poke-mode batch polls every due message in a round, and
+    the blocking client spaces them at the budget as the async one does (no bursts)."""
+    budget = 8
+    connect(monkeypatch, emulator, extra={"requests_per_second": budget})
+    ids = emulator.add_messages(16, after_polls=(2, "delivered"))
+    assert run_sensor("poke", message_ids=ids)["counts"] == {"delivered": 16}
+    arrivals = sorted(r.at for r in emulator.requests())
+    assert len(arrivals) == 48
+    rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    assert rate <= budget * 1.05
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= 0.8 / budget
