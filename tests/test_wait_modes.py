@@ -3,6 +3,7 @@ poll before the deadline, the same result. Each case runs in every mode against 
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -213,5 +214,5 @@ def test_poke_mode_keeps_to_the_connections_budget(
     assert len(arrivals) == 48
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     assert rate <= budget * 1.05
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 0.8 / budget
