@@ -45,6 +45,14 @@ class PollPolicy:
             interval = self.grow(interval)
         return at, interval
 
+    def current_interval(self, elapsed: float) -> float:
+        """The interval from the last poll time at or before ``elapsed`` to the next one."""
+        at, interval = self.first_delay, self.interval
+        while at + interval <= elapsed:
+            at += interval
+            interval = self.grow(interval)
+        return interval
+
     def to_dict(self) -> dict[str, float]:
         return {
             "first_delay": self.first_delay,
@@ -167,9 +175,11 @@ class BatchWatch:
         self.pending[message_id] = [self._clipped(now, at), interval, last]
 
     def all_due(self, now: float) -> None:
-        """Everything pending is due now (a poke that knows nothing of the earlier ones)."""
+        """Everything pending is due now, on the schedule's current interval: a poke that
+        knows nothing of the earlier ones, made at the time the schedule set for it."""
+        interval = self.policy.current_interval(now - self.started_at)
         for entry in self.pending.values():
-            entry[0] = now
+            entry[0], entry[1] = now, interval
 
     def is_new_unknown(self, status: MessageStatus) -> bool:
         """True the first time an undocumented status value shows: log it once, not per poll."""

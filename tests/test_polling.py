@@ -108,3 +108,25 @@ def test_outcome_table_agrees_with_the_stage_order() -> None:
 def test_inconsistent_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="polling policy"):
         PollPolicy(interval=10, max_interval=5)
+
+
+def test_a_poke_that_knows_nothing_keeps_the_schedule() -> None:
+    """Reschedule mode without a task state store: a poke at a slot polls everything and sets
+    the next poll where the original schedule has it."""
+    policy = PollPolicy(first_delay=5, interval=5, backoff=1.5, max_interval=60)
+    for slot, following in itertools.pairwise(polls_until(policy, 200)):
+        watch = BatchWatch([1], "delivered", policy, started_at=0.0, now=slot + 0.01)
+        watch.all_due(slot + 0.01)
+        assert watch.due(slot + 0.01) == [1]
+        watch.record(_status(1, "sent"), slot + 0.01)
+        assert watch.next_due() == pytest.approx(following + 0.01)
+
+
+def test_the_last_poll_lands_before_the_deadline() -> None:
+    policy = PollPolicy(read_interval=300)
+    watch = BatchWatch([1, 2], "read", policy, started_at=0.0, now=0.0, deadline=120.0, rate=2.0)
+    watch.record(_status(1, "delivered"), 5.0)
+    # min(5 s, a tenth of the wait) before the deadline, less the time to poll both at 2/s
+    assert watch.pending[1][0] == 120.0 - 5.0 - 1.0
+    watch.record(_status(1, "delivered"), 114.0)
+    assert watch.pending[1][0] > 120.0  # that was the last one

@@ -132,6 +132,7 @@ class MessageStatusSensor(BaseSensorOperator):
                 max_concurrency=self.max_concurrency,
                 single=self.message_id is not None,
                 statuses_path=self.statuses_path,
+                clock=self.clock,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)),
