@@ -79,16 +79,18 @@ class PollingEngine:
         # Decided (too many failed): the rest of the round would spend requests for nothing.
         return self.verdict is Outcome.FAILED or self.deadline_passed
 
-    def _log_round(self, polled: int, requests: int) -> None:
+    def _round_done(self, due: list[int], requests: int) -> int:
         w = self.watch
-        self.log.info(
-            "Polled %d: %d met, %d failed, %d pending (%d requests so far)",
-            polled,
-            len(w.met),
-            len(w.failed),
-            len(w.pending),
-            requests,
-        )
+        if due:
+            self.log.info(
+                "Polled %d: %d met, %d failed, %d pending (%d requests so far)",
+                len(due),
+                len(w.met),
+                len(w.failed),
+                len(w.pending),
+                requests,
+            )
+        return len(due)
 
     def poll_blocking(self, client: BlockingClient) -> int:
         """One round: every due message once, through the blocking client. Returns how many."""
@@ -102,9 +104,7 @@ class PollingEngine:
                 self._take(message_id, status, None)
             if self._round_over():
                 break
-        if due:
-            self._log_round(len(due), client.requests_sent)
-        return len(due)
+        return self._round_done(due, client.requests_sent)
 
     async def poll_async(self, client: AsyncOctopodsClient) -> int:
         """One round through the async client, ``max_concurrency`` queries at a time."""
@@ -115,9 +115,7 @@ class PollingEngine:
                 self._take(int(result.message), result.status, result.error)  # type: ignore[call-overload]
                 if self._round_over():
                     break
-        if due:
-            self._log_round(len(due), client.requests_sent)
-        return len(due)
+        return self._round_done(due, client.requests_sent)
 
     async def run_async(self, client: AsyncOctopodsClient) -> str:
         """Poll until the outcome is decided or the deadline passed: SUCCESS, FAILED or TIMEOUT."""

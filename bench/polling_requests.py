@@ -25,14 +25,17 @@ import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="octopods-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' stand-ins below
 
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
+from tests.wait_modes import JsonStore, RescheduleTI
 
 MODES = ("deferrable", "poke", "reschedule")
 
@@ -61,30 +64,6 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
-class JsonStore:
-    """The task state store's contract (3.3+): JSON values by key."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(self.values[key]) if key in self.values else default
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
-        self.values[key] = json.dumps(value)
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-class TI:
-    def __init__(self) -> None:
-        self.first: datetime | None = None
-
-    def get_first_reschedule_date(self, context: Any) -> datetime | None:
-        return self.first
-
-
 def wait(mode: str, clock: VirtualClock, store: JsonStore | None = None, **kwargs: Any) -> tuple[Any, float]:
     """Run the sensor in ``mode`` on the virtual clock: its result and the virtual seconds taken."""
     start = clock.now
@@ -107,7 +86,7 @@ def wait(mode: str, clock: VirtualClock, store: JsonStore | None = None, **kwarg
                 return event.payload
 
         return deferring.execute_complete({}, event=asyncio.run(first_event())), clock.now - start
-    ti, poking = TI(), sensor(deferrable=False, mode=mode)
+    ti, poking = RescheduleTI(), sensor(deferrable=False, mode=mode)
     context: dict[str, Any] = {"ti": ti, "task_state_store": store}
     while True:
         if mode == "reschedule":  # each poke a new process: nothing kept but the store
@@ -115,7 +94,7 @@ def wait(mode: str, clock: VirtualClock, store: JsonStore | None = None, **kwarg
         returned = poking.poke(context)
         if returned.is_done:
             return returned.xcom_value, clock.now - start
-        ti.first = ti.first or datetime.fromtimestamp(start, UTC)
+        ti.first_reschedule = ti.first_reschedule or datetime.fromtimestamp(start, UTC)
         clock.sleep(poking._get_next_poke_interval(start, lambda: clock.now - start, 0))
 
 

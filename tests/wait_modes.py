@@ -64,12 +64,12 @@ def run_sensor(mode: str, *, store: JsonStore | None = None, limit: float = 60.0
 
         payload = asyncio.run(asyncio.wait_for(first_event(), timeout=limit))
         return getattr(sensor, method)({}, event=payload)
-    if mode == "poke":
-        return MessageStatusSensor(task_id="wait", deferrable=False, mode="poke", **kwargs).execute({})
     ti = RescheduleTI()
     context: dict[str, Any] = {"ti": ti}
     if store is not None:
         context["task_state_store"] = store
+    if mode == "poke":
+        return MessageStatusSensor(task_id="wait", deferrable=False, mode="poke", **kwargs).execute(context)
     give_up = time.monotonic() + limit
     while time.monotonic() < give_up:
         started = datetime.now(UTC)
