@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
@@ -108,8 +108,10 @@ class OctopodsHook(BaseHook):
         async with self.async_client(
             max_concurrency=max_concurrency, requests_per_second=requests_per_second
         ) as client:
-            async for result in client.iter_message_statuses(messages):
-                yield result
+            # aclosing: a caller that stops early cancels the client's workers at once.
+            async with aclosing(client.iter_message_statuses(messages)) as results:
+                async for result in results:
+                    yield result
 
     def test_connection(self) -> tuple[bool, str]:
         """One request, to the status path with no message id (documented answer: error code 1).
