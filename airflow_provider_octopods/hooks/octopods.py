@@ -105,13 +105,13 @@ class OctopodsHook(BaseHook):
         requests_per_second: float | None = None,
     ) -> AsyncIterator[StatusResult]:
         """Statuses of many messages as they arrive; see ``AsyncOctopodsClient.iter_message_statuses``."""
-        async with self.async_client(
+        client_context = self.async_client(
             max_concurrency=max_concurrency, requests_per_second=requests_per_second
-        ) as client:
-            # aclosing: a caller that stops early cancels the client's workers at once.
-            async with aclosing(client.iter_message_statuses(messages)) as results:
-                async for result in results:
-                    yield result
+        )
+        # aclosing: a caller that stops early cancels the client's workers at once.
+        async with client_context as client, aclosing(client.iter_message_statuses(messages)) as results:
+            async for result in results:
+                yield result
 
     def test_connection(self) -> tuple[bool, str]:
         """One request, to the status path with no message id (documented answer: error code 1).
