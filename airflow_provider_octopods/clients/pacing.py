@@ -32,6 +32,7 @@ class RequestGate:
             raise ValueError(f"rate must be positive, got {rate}")
         self.rate = rate
         self._now = now
+        self._lock = threading.Lock()
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._share = 1.0
@@ -76,8 +77,14 @@ class RequestGate:
     def enter_blocking(
         self, sleep: Callable[[float], None], on_pause: Callable[[float], None] | None = None
     ) -> None:
-        """``enter`` for the blocking client: the same decisions, ``sleep`` to wait."""
-        for seconds in self._waits(on_pause):
+        """``enter`` for the blocking client: the same decisions, ``sleep`` to wait. Threads
+        may share a blocking gate: each decision is taken under the lock, each sleep outside it."""
+        waits = self._waits(on_pause)
+        while True:
+            with self._lock:
+                seconds = next(waits, None)
+            if seconds is None:
+                return
             sleep(seconds)
 
 
