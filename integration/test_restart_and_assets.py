@@ -78,3 +78,27 @@ def test_scheduled_snapshot_and_the_dag_on_its_asset(deployment: Deployment) -> 
         f"/api/v2/dags/it_snapshot_consumer/dagRuns/{run['dag_run_id']}/taskInstances/consume/xcomEntries/return_value",
     ).json()["value"]
     assert {"path": path, "rows": 500} in events
+
+
+def test_requests_after_a_triggerer_restart(deployment: Deployment) -> None:
+    """A batch trigger rebuilt after a restart: triggers have no task state store, so it keeps
+    the schedule and the deadline but polls each settled message once more, at its slot."""
+    airflow, emulator = deployment.airflow, deployment.emulator
+    settled = emulator.add_messages(20, deliver_after=0)
+    [pending] = emulator.add_messages()
+    run_id = airflow.trigger("it_batch", {"messages": [*settled, pending]})
+    airflow.wait_for_state("it_batch", run_id, "wait", {"deferred"}, timeout=180)
+    wait_until(lambda: len(emulator.requests(pending)) >= 2, 120, "the batch polled a while")
+    assert {len(emulator.requests(m)) for m in settled} == {1}
+
+    airflow.kill("triggerer")
+    polled = len(emulator.requests(pending))
+    restarted_at = emulator.requests(pending)[-1].at
+    airflow.start("triggerer")
+    wait_until(lambda: len(emulator.requests(pending)) > polled, 120, "the rebuilt trigger polling")
+    emulator.set_status(pending, "delivered")
+    ti = airflow.wait_for_state("it_batch", run_id, "wait", {"success", "failed"}, timeout=180)
+    assert ti["state"] == "success"
+    again = [len([r for r in emulator.requests(m) if r.at > restarted_at]) for m in settled]
+    print(f"requests per settled message after the restart: {sorted(set(again))}")
+    assert set(again) == {1}
