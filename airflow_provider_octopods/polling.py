@@ -63,6 +63,9 @@ class PollPolicy:
         }
 
 
+# A failure reason as a wait's log, exception and result show it: a server's text is not bounded.
+MAX_REASON_CHARS = 300
+
 # The last poll of a still-pending message lands this long before the deadline (at most a
 # tenth of the whole wait), plus the time the budget needs to poll every pending message.
 FINAL_POLL_LEAD = 5.0
@@ -198,7 +201,8 @@ class BatchWatch:
     def failure_text(self, max_failed: int | None, shown: int = 10) -> str:
         """The failed messages with their reasons, for the task's log and exception."""
         lines = [
-            f"message {m}: {s.get('failure_reason') or 'no reason given'} (request_id {s.get('request_id')})"
+            f"message {m}: {(s.get('failure_reason') or 'no reason given')[:MAX_REASON_CHARS]} "
+            f"(request_id {s.get('request_id')})"
             for m, s in list(self.failed.items())[:shown]
         ]
         more = f"; and {len(self.failed) - shown} more" if len(self.failed) > shown else ""

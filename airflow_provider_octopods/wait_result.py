@@ -16,14 +16,13 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_octopods.errors import error_from_dict
-from airflow_provider_octopods.polling import BatchWatch
+from airflow_provider_octopods.polling import MAX_REASON_CHARS, BatchWatch
 from airflow_provider_octopods.snapshot.schema import RowBuffer
 from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
 
-# Failed messages listed in a summary, and the length of each reason there: 100 x ~400 bytes.
+# Failed messages listed in a summary: 100 x ~400 bytes.
 MAX_FAILED_LISTED = 100
-MAX_REASON_CHARS = 300
 _ROWS_PER_BATCH = 8_192
 
 
