@@ -164,6 +164,7 @@ _BY_NAME: dict[str, type[OctopodsError]] = {
     cls.__name__: cls
     for cls in (
         OctopodsError,
+        OctopodsConfigError,
         InvalidMessageReference,
         OctopodsAuthError,
         OctopodsRequestError,
