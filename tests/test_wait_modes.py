@@ -204,7 +204,7 @@ def test_a_retried_try_resumes_from_the_task_state_store(
     [never] = emulator.add_messages(1, deliver_after=3600)
     store = JsonStore()
     with pytest.raises(AirflowSensorTimeout):
-        run_sensor(mode, store=store, message_ids=[*settled, never], timeout=1)
+        run_sensor(mode, store=store, message_ids=[*settled, never], timeout=4)
     assert {len(emulator.requests(m)) for m in settled} == {1}
     emulator.set_status(never, "delivered")
     summary = run_sensor(mode, store=store, message_ids=[*settled, never])
