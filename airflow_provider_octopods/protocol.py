@@ -10,6 +10,7 @@ Contract: ``shared/octopods-api`` (the vendor's page and how we read its open po
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -205,9 +206,26 @@ def redact(text: str, secret: str | None) -> str:
     """``text`` without ``secret``, as sent or URL-encoded. Every text a server sends goes
     through here before anything keeps it: an error, a log line, a Parquet row."""
     if secret:
-        for form in {secret, quote(secret, safe="")}:
+        for form in _secret_forms(secret):
             text = text.replace(form, REDACTED)
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_forms(secret: str) -> tuple[str, ...]:
+    return tuple({secret, quote(secret, safe="")})
+
+
+def _needs_cleaning(body: bytes, secret: str | None) -> bool:
+    """Whether a decoded string of ``body`` may hold a lone surrogate or ``secret``.
+
+    In UTF-8 with no escape (backslash) and no surrogate's lead byte (json decodes with
+    surrogatepass), every decoded string is a slice of the body: the key is in a string only
+    if the body has it. The documented answer is such a body; it skips the walk.
+    """
+    if json.detect_encoding(body) != "utf-8" or b"\\" in body or b"\xed" in body:
+        return True
+    return bool(secret) and any(form.encode() in body for form in _secret_forms(secret))  # type: ignore[arg-type]
 
 
 def _clean(text: str, secret: str | None) -> str:
@@ -245,22 +263,31 @@ class Answer:
     both cleaned of the API key and of what no log or file can hold."""
 
     data: Any
-    text: str
     request_id: str | None
+    body: bytes = field(repr=False)
+    secret: str | None = field(repr=False)
 
     @classmethod
     def read(cls, headers: Mapping[str, str], body: bytes, secret: str | None) -> Answer:
         try:
-            data = _cleaned(json.loads(body), secret)
+            data = json.loads(body)
+            if _needs_cleaning(body, secret):
+                data = _cleaned(data, secret)
         except (ValueError, UnicodeDecodeError, RecursionError):  # and Python's int digit limit
             data = None
         request_id = headers.get("X-Request-Id")
         return cls(
             data=data,
-            # Redacted before it is shortened: a cut must not leave half a key.
-            text=_shorten(_clean(body.decode("utf-8", "replace"), secret)),
             request_id=_clean(request_id, secret) if isinstance(request_id, str) else None,
+            body=body,
+            secret=secret,
         )
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The body as text, for an error: decoded only when an error needs it."""
+        # Redacted before it is shortened: a cut must not leave half a key.
+        return _shorten(_clean(self.body.decode("utf-8", "replace"), self.secret))
 
 
 def _parse_timestamp(value: Any) -> datetime | None:

@@ -62,7 +62,9 @@ def full(status: np.ndarray[Any, Any], sent_at: Any, fetched_at: Any, now: datet
 
 
 def by_policy(policy: RefreshPolicy) -> Choose:
-    def choose(status: np.ndarray[Any, Any], sent_at: Any, fetched_at: Any, now: datetime) -> np.ndarray[Any, Any]:
+    def choose(
+        status: np.ndarray[Any, Any], sent_at: Any, fetched_at: Any, now: datetime
+    ) -> np.ndarray[Any, Any]:
         no_errors = np.zeros(len(status), dtype=bool)  # the emulator's campaigns answer every request
         return policy.due(status, no_errors, sent_at, fetched_at, now)
 
@@ -141,7 +143,9 @@ def _result(
 
 def show(results: list[Result]) -> None:
     base = results[0].requests_per_day
-    print(f"  {'strategy':<34}{'requests/day':>13}{'of (a)':>8}{'per sent':>10}{'rows true':>11}{'(min day)':>11}{'reads <24h':>12}")
+    print(
+        f"  {'strategy':<34}{'requests/day':>13}{'of (a)':>8}{'per sent':>10}{'rows true':>11}{'(min day)':>11}{'reads <24h':>12}"
+    )
     for r in results:
         print(
             f"  {r.name:<34}{r.requests_per_day:>13,.0f}{r.requests_per_day / base:>8.1%}{r.requests_per_sent:>10.2f}"
@@ -154,7 +158,9 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=7, help="days measured, after the window filled")
     parser.add_argument("--window", type=int, default=7, help="the rolling window, in days")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="stretch every delay (10: reads 10x later)")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="stretch every delay (10: reads 10x later)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sweep", action="store_true", help="several factors and ceilings for (c)")
     args = parser.parse_args()

@@ -199,3 +199,23 @@ def test_any_snapshot_input_is_counted_as_an_id_or_an_invalid_input(references: 
     assert got.received == len(references)
     assert len(got.ids) + got.invalid + got.duplicates == got.received
     assert all(len(sample) <= 110 for sample in got.invalid_samples)
+
+
+@st.composite
+def encoded_bodies(draw: st.DrawFn) -> bytes:
+    """Bodies as a server may spell them: escaped or not, in any encoding json reads."""
+    value = draw(documented_like | json_values)
+    text = json.dumps(value, ensure_ascii=draw(st.booleans()))
+    return text.encode(draw(st.sampled_from(["utf-8", "utf-16", "utf-32", "utf-8-sig"])), "surrogatepass")
+
+
+@PROPERTY_SETTINGS
+@given(body=encoded_bodies() | bodies(), secret=st.sampled_from([SECRET, "a/b c", None]))
+def test_reading_an_answer_cleans_as_a_walk_of_every_string_would(body: bytes, secret: str | None) -> None:
+    """The walk over every decoded string is skipped only where it could change nothing."""
+    try:
+        walked = protocol._cleaned(json.loads(body), secret)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        walked = None
+    read = protocol.Answer.read({}, body, secret).data
+    assert json.dumps(read) == json.dumps(walked)

@@ -45,7 +45,9 @@ class RefreshPolicy:
         if self.horizon <= timedelta(0):
             raise ValueError(f"horizon must be positive, not {self.horizon}")
 
-    def due(self, status: Column, error: Column, sent_at: Column, fetched_at: Column, now: datetime) -> Column:
+    def due(
+        self, status: Column, error: Column, sent_at: Column, fetched_at: Column, now: datetime
+    ) -> Column:
         """Which rows to fetch again at ``now``: a boolean per row.
 
         ``status``: object array of str or None; ``error``: bool (the row is an error row);
