@@ -225,7 +225,7 @@ def _needs_cleaning(body: bytes, secret: str | None) -> bool:
     """
     if json.detect_encoding(body) != "utf-8" or b"\\" in body or b"\xed" in body:
         return True
-    return bool(secret) and any(form.encode() in body for form in _secret_forms(secret))  # type: ignore[arg-type]
+    return secret is not None and any(form.encode() in body for form in _secret_forms(secret))
 
 
 def _clean(text: str, secret: str | None) -> str:

@@ -143,12 +143,12 @@ def _result(
 
 def show(results: list[Result]) -> None:
     base = results[0].requests_per_day
-    print(
-        f"  {'strategy':<34}{'requests/day':>13}{'of (a)':>8}{'per sent':>10}{'rows true':>11}{'(min day)':>11}{'reads <24h':>12}"
-    )
+    heads = ("requests/day", 13), ("of (a)", 8), ("per sent", 10), ("rows true", 11), ("(min day)", 11)
+    print(f"  {'strategy':<34}" + "".join(f"{h:>{w}}" for h, w in heads) + f"{'reads <24h':>12}")
     for r in results:
         print(
-            f"  {r.name:<34}{r.requests_per_day:>13,.0f}{r.requests_per_day / base:>8.1%}{r.requests_per_sent:>10.2f}"
+            f"  {r.name:<34}{r.requests_per_day:>13,.0f}{r.requests_per_day / base:>8.1%}"
+            f"{r.requests_per_sent:>10.2f}"
             f"{r.true_share:>11.3%}{r.true_share_min:>11.3%}{r.reads_seen_24h:>12.3%}"
         )
 
@@ -176,8 +176,9 @@ def main() -> None:
                 policy = replace(default, factor=factor, ceiling=timedelta(days=ceiling))
                 chooses[f"    {_named(policy)}"] = by_policy(policy)
     print(
-        f"Refresh simulation: {args.per_day:,} sends/day (emulator campaigns, time scale {args.time_scale:g}), "
-        f"daily snapshot of the last {args.window} days, {args.days} days measured after {args.window} to fill"
+        f"Refresh simulation: {args.per_day:,} sends/day (emulator campaigns, time scale "
+        f"{args.time_scale:g}), daily snapshot of the last {args.window} days, {args.days} days "
+        f"measured after {args.window} to fill"
     )
     show(simulate(args, chooses))
 

@@ -3,7 +3,9 @@ read back with pyarrow and DuckDB and checked against the emulator's own truth."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -161,15 +163,75 @@ def test_incremental_carries_terminal_messages_forward(root: Path, emulator: Emu
     run_case("snapshot_ids", messages=ids)
     previous = partition(root, "snapshot_ids")
     emulator.reset_requests()
-    dag_run = run_case("snapshot_incremental", messages=ids, previous=f"file://{previous}")
+    dag_run = run_case("snapshot_terminal_only", messages=ids, previous=f"file://{previous}")
     assert dag_run.state == "success"
     assert {r.message_id for r in emulator.requests()} == set(delivered)  # no request for terminal ones
-    now = rows_by_id(read_back(partition(root, "snapshot_incremental")))
+    now = rows_by_id(read_back(partition(root, "snapshot_terminal_only")))
     before = rows_by_id(read_back(previous))
     assert sorted(now) == sorted(ids)
     for message_id in [*read, *failed]:
         assert now[message_id] == before[message_id]
     assert task_xcom(dag_run, "snapshot")["carried_forward"] == 15
+
+
+def _previous_snapshot(folder: Path, rows: list[dict[str, Any]]) -> None:
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=snapshot_schema()), folder / "part-00000.parquet")
+
+
+def test_incremental_fetches_again_only_the_rows_due_by_age(root: Path, emulator: Emulator) -> None:
+    """A delivered row fetched an hour after its send, two days ago, is due; one fetched a day
+    after its send, an hour ago, is not and keeps its fetched_at; an error row always is."""
+    due, fresh, errored = emulator.add_messages(3, deliver_after=0, read_after=0)
+    now = datetime.now(UTC)
+    row = {"status": "delivered", "error_code": None}
+    _previous_snapshot(
+        root / "previous",
+        [
+            {
+                **row,
+                "message_id": due,
+                "sent_at": now - timedelta(days=2, hours=1),
+                "fetched_at": now - timedelta(days=2),
+            },
+            {
+                **row,
+                "message_id": fresh,
+                "sent_at": now - timedelta(days=1),
+                "fetched_at": now - timedelta(hours=1),
+            },
+            {
+                "message_id": errored,
+                "fetched_at": now - timedelta(minutes=1),
+                "error_code": 500,
+                "error": "x",
+            },
+        ],
+    )
+    dag_run = run_case(
+        "snapshot_incremental", messages=[due, fresh, errored], previous=f"file://{root / 'previous'}"
+    )
+    assert dag_run.state == "success"
+    assert sorted(r.message_id for r in emulator.requests()) == sorted([due, errored])
+    rows = rows_by_id(read_back(partition(root, "snapshot_incremental")))
+    assert rows[due]["status"] == rows[errored]["status"] == "read"
+    assert rows[fresh]["status"] == "delivered"
+    assert rows[fresh]["fetched_at"] == now - timedelta(hours=1)
+    assert task_xcom(dag_run, "snapshot")["carried_forward"] == 1
+
+
+def test_incremental_finds_the_last_snapshot_in_the_asset_state_store(root: Path, emulator: Emulator) -> None:
+    read = emulator.add_messages(5, deliver_after=0, read_after=0)
+    run_case("snapshot_ids", messages=read)  # records its partition in the output Asset's state
+    emulator.reset_requests()
+    dag_run = run_case("snapshot_auto_incremental", messages=read)
+    assert dag_run.state == "success"
+    assert emulator.requests() == []
+    assert task_xcom(dag_run, "snapshot")["carried_forward"] == 5
+    emulator.reset_requests()
+    dag_run = run_case("snapshot_full_refresh", messages=read)
+    assert len(emulator.requests()) == 5
+    assert task_xcom(dag_run, "snapshot")["carried_forward"] == 0
 
 
 def test_empty_input(root: Path, emulator: Emulator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -15,13 +16,15 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
+from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.rendered import as_list
 from airflow_provider_octopods.snapshot import inputs, partition
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into
+from airflow_provider_octopods.snapshot.previous import carried_forward
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
 from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
-from airflow_provider_octopods.status import TERMINAL_STATUSES
 
 DEFAULT_MAX_CONCURRENCY = 100
 
@@ -51,7 +54,12 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param max_error_ratio: fail (after writing the file) when more than this share of the
         rows are errors (not found, retries spent).
     :param previous_snapshot_path: a previous snapshot (file or directory, templated): its
-        messages already ``read`` or ``failed`` are carried forward without a request.
+        rows are carried forward without a request unless ``refresh_policy`` makes them due:
+        ``read`` and ``failed`` never are, ``sent`` and ``delivered`` as the message ages.
+    :param incremental: with no ``previous_snapshot_path``, start from the last snapshot this
+        operator's output Asset published (Airflow 3.3+, kept in the Asset's state store).
+    :param refresh_policy: when a carried row is fetched again (``RefreshPolicy()`` by default).
+    :param full_refresh: fetch every message, whatever the previous snapshot holds.
     :param write_empty_file: on empty input, still write a file with the schema and no rows.
     :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).
     :param compression: Parquet codec, ``zstd`` by default.
@@ -80,6 +88,9 @@ class MessageStatusToParquetOperator(BaseOperator):
         strict: bool = False,
         max_error_ratio: float = 0.01,
         previous_snapshot_path: str | None = None,
+        incremental: bool = False,
+        refresh_policy: RefreshPolicy | None = None,
+        full_refresh: bool = False,
         write_empty_file: bool = True,
         timestamp_unit: str = "us",
         compression: str = "zstd",
@@ -101,6 +112,9 @@ class MessageStatusToParquetOperator(BaseOperator):
         self.strict = strict
         self.max_error_ratio = max_error_ratio
         self.previous_snapshot_path = previous_snapshot_path
+        self.incremental = incremental
+        self.refresh_policy = refresh_policy or RefreshPolicy()
+        self.full_refresh = full_refresh
         self.write_empty_file = write_empty_file
         self.timestamp_unit = timestamp_unit
         self.compression = compression
@@ -113,24 +127,29 @@ class MessageStatusToParquetOperator(BaseOperator):
                 return inputs.collect(inputs.read_refs(stream, source.name), base_url)
         return inputs.collect(as_list(self.message_ids, "message_ids"), base_url)
 
-    def _carried_forward(self, ids: np.ndarray[Any, Any]) -> pa.Table | None:
-        """Rows of the previous snapshot that cannot change any more (read, failed)."""
-        if not self.previous_snapshot_path:
+    def _previous_path(self, context: Any) -> str | None:
+        if self.full_refresh:
             return None
-        previous = ObjectStoragePath(self.previous_snapshot_path)
+        if self.previous_snapshot_path or not self.incremental:
+            return self.previous_snapshot_path or None
+        return last_snapshot.recall(context, self._output_asset)
+
+    @property
+    def _output_asset(self) -> Asset | None:
+        return next((o for o in self.outlets if isinstance(o, Asset)), None)
+
+    def _carried_forward(self, ids: np.ndarray[Any, Any], path: str | None) -> pa.Table | None:
+        """Rows of the previous snapshot at ``path`` that are not due for a request."""
+        if not path:
+            return None
+        previous = ObjectStoragePath(path)
         if not previous.exists():
             self.log.warning("No previous snapshot at %s: fetching everything", previous)
             return None
         dataset = ds.dataset(previous.path, filesystem=previous.fs, format="parquet")
-        wanted = (
-            pc.field("status").isin(sorted(TERMINAL_STATUSES))
-            & pc.field("error_code").is_null()
-            & pc.field("message_id").isin(pa.array(ids, pa.int64()))
-        )
+        wanted = pc.field("message_id").isin(pa.array(ids, pa.int64()))
         table = dataset.to_table(filter=wanted).cast(snapshot_schema(self.timestamp_unit))
-        # One row per id even if the previous snapshot had several files covering it.
-        _, first = np.unique(table.column("message_id").to_numpy(), return_index=True)
-        return table.take(pa.array(first))
+        return carried_forward(table, self.refresh_policy, datetime.now(UTC))
 
     def execute(self, context: Any) -> dict[str, Any]:
         started = time.monotonic()
@@ -147,7 +166,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         folder = ObjectStoragePath(self.output_path)
         target = folder / partition.part_name(index)
         self._check_root(folder)
-        carried = self._carried_forward(given.ids)
+        carried = self._carried_forward(given.ids, self._previous_path(context))
         to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
         rate = (self.max_requests_per_second or settings.requests_per_second) / shards
         summary: dict[str, Any] = {
@@ -197,6 +216,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         self.log.info("Snapshot written: %s", summary)
         if self.outlets:
             context["outlet_events"][self.outlets[0]].extra = {"path": str(target), "rows": rows}
+        last_snapshot.remember(context, self._output_asset, str(folder))
         if rows and counts.error_rows / rows > self.max_error_ratio:
             raise AirflowException(
                 f"{counts.error_rows} of {rows} rows are errors, more than max_error_ratio="

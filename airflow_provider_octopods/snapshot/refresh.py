@@ -32,9 +32,9 @@ class RefreshPolicy:
     message is not fetched again. ``RefreshPolicy(factor=0, floor=timedelta(0))`` fetches every
     non-terminal row (carry forward the terminal ones only)."""
 
-    factor: float = 4.0
+    factor: float = 2.0
     floor: timedelta = timedelta(hours=1)
-    ceiling: timedelta = timedelta(days=2)
+    ceiling: timedelta = timedelta(days=4)
     horizon: timedelta = timedelta(days=30)
 
     def __post_init__(self) -> None:
@@ -55,8 +55,9 @@ class RefreshPolicy:
         """
         at = np.datetime64(_naive_utc(now), "us")
         age_then = fetched_at - sent_at
-        wait = np.clip(age_then * self.factor, _us(self.floor), _us(self.ceiling))
-        waited_enough = (at - fetched_at) >= wait
+        wait: Column = np.clip(age_then * self.factor, _us(self.floor), _us(self.ceiling))
+        waited: Column = at - fetched_at
+        waited_enough = waited >= wait
         young = (at - sent_at) <= _us(self.horizon)
         terminal = np.isin(status, list(TERMINAL_STATUSES))
         unknown_age = np.isnat(sent_at) | np.isnat(fetched_at)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 
 ROOT = os.environ.get("OCTOPODS_TEST_SNAPSHOT_ROOT", "file:///tmp/octopods-test-snapshots")
 OUTPUT = ROOT + "/{{ params.case }}/snapshot_date={{ ds }}/"
@@ -26,6 +28,17 @@ CASES: dict[str, dict[str, Any]] = {
     "snapshot_incremental": {
         "message_ids": "{{ params.messages }}",
         "previous_snapshot_path": "{{ params.previous }}",
+    },
+    "snapshot_terminal_only": {
+        "message_ids": "{{ params.messages }}",
+        "previous_snapshot_path": "{{ params.previous }}",
+        "refresh_policy": RefreshPolicy(factor=0, floor=timedelta(0)),
+    },
+    "snapshot_auto_incremental": {"message_ids": "{{ params.messages }}", "incremental": True},
+    "snapshot_full_refresh": {
+        "message_ids": "{{ params.messages }}",
+        "incremental": True,
+        "full_refresh": True,
     },
     "snapshot_ms_tolerant": {
         "message_ids": "{{ params.messages }}",

@@ -1,0 +1,102 @@
+"""The age-aware refresh policy, on columns, at a given ``now``: which rows are fetched again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from airflow_provider_octopods.snapshot.previous import carried_forward
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.snapshot.schema import snapshot_schema
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def due(
+    policy: RefreshPolicy, rows: list[tuple[str | None, bool, datetime | None, datetime | None]]
+) -> list[bool]:
+    def at(values: list[datetime | None]) -> np.ndarray:  # type: ignore[type-arg]
+        return np.array(
+            [np.datetime64(v.replace(tzinfo=None), "us") if v else np.datetime64("NaT") for v in values]
+        )
+
+    status, error, sent, fetched = zip(*rows, strict=True)
+    result = policy.due(
+        np.array(status, dtype=object), np.array(error), at(list(sent)), at(list(fetched)), NOW
+    )
+    return [bool(x) for x in result]
+
+
+def test_a_row_waits_factor_times_its_age_at_the_last_fetch() -> None:
+    policy = RefreshPolicy(factor=2, floor=H, ceiling=timedelta(days=4))
+    # Age 3 h when fetched: due 6 h later, not 5 h later.
+    assert due(policy, [("delivered", False, NOW - 9 * H, NOW - 6 * H)]) == [True]
+    assert due(policy, [("delivered", False, NOW - 8 * H, NOW - 5 * H)]) == [False]
+
+
+def test_the_wait_is_kept_between_floor_and_ceiling() -> None:
+    policy = RefreshPolicy(factor=2, floor=H, ceiling=timedelta(days=1))
+    young = ("sent", False, NOW - 61 * timedelta(minutes=1), NOW - 60 * timedelta(minutes=1))
+    assert due(policy, [young]) == [True]  # 2 x 1 min < the floor of 1 h, which has passed
+    old = ("delivered", False, NOW - timedelta(days=11), NOW - timedelta(days=1))
+    assert due(policy, [old]) == [True]  # 2 x 10 days, but the ceiling is a day
+    assert due(policy, [("delivered", False, NOW - 2 * H, NOW - 0.5 * H)]) == [False]  # under the floor
+
+
+def test_past_the_horizon_a_message_is_not_fetched_again() -> None:
+    policy = RefreshPolicy(factor=1, floor=H, ceiling=timedelta(days=1), horizon=timedelta(days=3))
+    assert due(policy, [("delivered", False, NOW - timedelta(days=4), NOW - timedelta(days=2))]) == [False]
+    assert due(policy, [("delivered", False, NOW - timedelta(days=3), NOW - timedelta(days=2))]) == [True]
+
+
+def test_terminal_rows_never_errors_and_unknown_ages_always() -> None:
+    policy = RefreshPolicy()
+    long_ago = NOW - timedelta(days=20)
+    rows = [
+        ("read", False, long_ago, long_ago),
+        ("failed", False, long_ago, long_ago),
+        (None, True, None, NOW),  # an error row fetched just now
+        ("sent", False, None, NOW),  # no sent_at: its age is unknown
+        ("delivered", False, NOW, None),
+        ("queued", False, long_ago, long_ago),  # a status Octopods may add later: not terminal
+    ]
+    assert due(policy, rows) == [False, False, True, True, True, True]
+
+
+def test_carry_forward_of_terminal_rows_only_is_a_policy_too() -> None:
+    policy = RefreshPolicy(factor=0, floor=timedelta(0))
+    assert due(policy, [("delivered", False, NOW - 2 * H, NOW), ("read", False, NOW - 2 * H, NOW)]) == [
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"factor": -1},
+        {"factor": float("nan")},
+        {"floor": 2 * H, "ceiling": H},
+        {"floor": -H},
+        {"horizon": timedelta(0)},
+    ],
+)
+def test_a_nonsense_policy_is_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"must|need"):
+        RefreshPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_carried_rows_are_the_latest_per_message_as_they_were() -> None:
+    rows = [
+        {"message_id": 1, "status": "delivered", "sent_at": NOW - 30 * H, "fetched_at": NOW - 25 * H},
+        {"message_id": 1, "status": "read", "sent_at": NOW - 30 * H, "fetched_at": NOW - 2 * H},
+        {"message_id": 2, "status": "delivered", "sent_at": NOW - 3 * H, "fetched_at": NOW - 2 * H},
+        {"message_id": 3, "error_code": 500, "fetched_at": NOW - H},
+    ]
+    table = pa.Table.from_pylist(rows, schema=snapshot_schema("ms"))
+    carried = carried_forward(table, RefreshPolicy(factor=2, floor=H), NOW).to_pylist()
+    assert [(r["message_id"], r["status"], r["fetched_at"]) for r in carried] == [(1, "read", NOW - 2 * H)]
