@@ -23,4 +23,5 @@ def test_dagbag_loads_every_example_without_errors_or_warnings() -> None:
         "octopods_wait_for_delivery",
         "octopods_daily_snapshot",
         "octopods_statuses_refresh",
+        "octopods_rolling_snapshot",
     } <= set(bag.dag_ids)
