@@ -99,6 +99,9 @@ class HostileServer:
         self.answers_ended = 0
         self.lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
+        # Set here, not in the accept thread: a test that ends at once closes the listener
+        # before that thread runs, and settimeout on a closed socket raises there.
+        self._listener.settimeout(0.1)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
         self._socks: list[socket.socket] = []
@@ -131,7 +134,6 @@ class HostileServer:
         thread.start()
 
     def _accept(self) -> None:
-        self._listener.settimeout(0.1)
         while not self.stopped.is_set():
             try:
                 sock, _ = self._listener.accept()
