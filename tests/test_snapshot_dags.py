@@ -220,14 +220,25 @@ def test_incremental_fetches_again_only_the_rows_due_by_age(root: Path, emulator
     assert task_xcom(dag_run, "snapshot")["carried_forward"] == 1
 
 
+def _has_asset_state_store() -> bool:
+    try:
+        from airflow.sdk.execution_time.context import AssetStateStoreAccessor  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_incremental_finds_the_last_snapshot_in_the_asset_state_store(root: Path, emulator: Emulator) -> None:
+    """On Airflow 3.3+ the last snapshot is found in the output Asset's state store; on 3.2 there
+    is none, and the run fetches everything (with a warning) instead of failing."""
     read = emulator.add_messages(5, deliver_after=0, read_after=0)
     run_case("snapshot_ids", messages=read)  # records its partition in the output Asset's state
     emulator.reset_requests()
     dag_run = run_case("snapshot_auto_incremental", messages=read)
     assert dag_run.state == "success"
-    assert emulator.requests() == []
-    assert task_xcom(dag_run, "snapshot")["carried_forward"] == 5
+    carried = 5 if _has_asset_state_store() else 0
+    assert len(emulator.requests()) == 5 - carried
+    assert task_xcom(dag_run, "snapshot")["carried_forward"] == carried
     emulator.reset_requests()
     dag_run = run_case("snapshot_full_refresh", messages=read)
     assert len(emulator.requests()) == 5
