@@ -70,6 +70,12 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
+def _conn_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(value)
+    return value.strip()
+
+
 # By type, or by field name where one field needs more than its type.
 _PARSERS: dict[str, Callable[[Any], float | int | bool | str]] = {
     "number": float,
@@ -77,6 +83,7 @@ _PARSERS: dict[str, Callable[[Any], float | int | bool | str]] = {
     "boolean": _boolean,
     "string": str,
     "proxy": proxy.check_url,
+    "rate_limit_redis_conn_id": _conn_id,
 }
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -123,5 +130,14 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "string",
         None,
         secret=True,
+    ),
+    ExtraField(
+        "rate_limit_redis_conn_id",
+        "Shared rate budget: Redis connection id",
+        "Several workers or triggerers use this key? The id of a `redis` connection: every "
+        "process then takes its requests from one budget per API key kept there, and a 429 "
+        "met by one pauses all. Empty: each process keeps its own budget.",
+        "string",
+        None,
     ),
 )

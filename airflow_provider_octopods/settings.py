@@ -26,6 +26,7 @@ class OctopodsSettings:
     requests_per_second: float
     verify_tls: bool
     proxy: str | None = field(repr=False)  # may hold the proxy's credentials
+    rate_limit_redis_conn_id: str | None = None
 
     @classmethod
     def from_connection_fields(

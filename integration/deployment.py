@@ -48,13 +48,9 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
 
 
 def _postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env)
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent
+    if not sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        _apt_install("postgresql")
+    return sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
 
 
 class Postgres:
@@ -91,6 +87,59 @@ class Postgres:
     def stop(self) -> None:
         if (self.dir / "postmaster.pid").exists():
             self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop")
+
+
+def _apt_install(package: str) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
+
+
+class RedisServer:
+    """A throw-away Redis (Debian's ``redis-server``) on loopback: no disk, no other clients."""
+
+    def __init__(self, root: Path) -> None:
+        self.binary = Path("/usr/bin/redis-server")
+        if not self.binary.exists():
+            _apt_install("redis-server")
+        self.dir = root / "redis"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        log = (self.dir / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            [str(self.binary), *args, "--dir", str(self.dir)], stdout=log, stderr=log
+        )
+        wait_until(self._answers, 30, "redis-server answering", every=0.05)
+        return self
+
+    def _answers(self) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock,
+        ):
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def connection(self, conn_id: str = "octopods_budget") -> dict[str, Any]:
+        """A ``redis`` connection to this server, as the REST API takes it."""
+        return {
+            "connection_id": conn_id,
+            "conn_type": "redis",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "extra": json.dumps({"db": 0}),
+        }
 
 
 class Airflow:

@@ -15,6 +15,7 @@ import aiohttp
 
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_gate
+from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
 from airflow_provider_octopods.protocol import Request, StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
@@ -47,7 +48,8 @@ class AsyncOctopodsClient:
     """Use as ``async with AsyncOctopodsClient(settings) as client: ...``.
 
     ``requests_per_second`` defaults to the connection's rate budget; ``None`` there means
-    the budget, pass ``float('inf')`` for no pacing (tests, the emulator).
+    the budget, pass ``float('inf')`` for no pacing (tests, the emulator). With ``budget_store``,
+    requests also keep to the connection's budget shared by every process (``redis_budget``).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class AsyncOctopodsClient:
         *,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         requests_per_second: float | None = None,
+        budget_store: RedisAddress | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -63,6 +66,7 @@ class AsyncOctopodsClient:
         self.max_concurrency = max_concurrency
         rate = requests_per_second or settings.requests_per_second
         self.rate = None if rate == float("inf") else rate
+        self.budget_store = budget_store
         self._gate: RequestGate | None = None
         self.requests_sent = 0
         self.rate_limited = 0
@@ -78,8 +82,10 @@ class AsyncOctopodsClient:
 
     async def __aenter__(self) -> AsyncOctopodsClient:
         # Keyed by where requests go, with which key, at which budget: see shared_gate.
-        key = gate_key(self.settings.base_url, self.settings.api_key, self.rate)
-        self._gate = shared_gate(key, self.rate)
+        key = gate_key(self.settings.base_url, self.settings.api_key, self.rate, self.budget_store)
+        self._gate = shared_gate(key, self.rate, store_at(self.budget_store, self.settings))
+        if self._gate.store is not None:
+            self._gate.store.hold()
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
         connector = aiohttp.TCPConnector(limit=self.max_concurrency, ssl=self.settings.verify_tls)
         # The whole request (connect, send, read the body) within the connection's timeout;
@@ -96,6 +102,8 @@ class AsyncOctopodsClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._gate is not None and self._gate.store is not None:
+            await self._gate.store.arelease()
 
     async def _send(self, request: Request) -> tuple[int, aiohttp.typedefs.LooseHeaders, bytes]:
         if self._session is None:

@@ -1,4 +1,9 @@
-"""When the next request may leave: a steady rate budget, and a shared pause after a 429."""
+"""When the next request may leave: a steady rate budget, and a shared pause after a 429.
+
+The decisions are taken here, with no I/O: ``RequestGate._steps`` yields what a request must
+do before it leaves (sleep so long, or ask the budget store shared with other processes) and
+the async and blocking drivers below carry that out.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import hashlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Generator, Hashable
+from dataclasses import dataclass
+from typing import Protocol
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
@@ -15,6 +22,48 @@ MIN_SHARE = 1 / 64
 RECOVERY_SECONDS = 30.0
 # Requests due within this window leave without a timer each; the average rate still holds.
 _SLACK = 0.001
+# A pause another process published that ends this close to the one already kept here is the
+# same pause (the clocks that measured it differ by the store's round trip).
+_SAME_PAUSE = 0.05
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """Ask the shared store for this request's slot of the API key's whole budget."""
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Tell the shared store of a 429 met here: every process pauses ``seconds`` from now."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The store's answer to ``Reserve``: wait ``wait`` seconds; ``paused``: a 429 met by some
+    process closed the budget for that long (no slot was reserved: ask again after it)."""
+
+    wait: float
+    paused: bool = False
+
+
+StoreCall = Reserve | Publish
+
+
+class BudgetStore(Protocol):
+    """Where the budget of one API key shared across processes lives (``redis_budget``).
+    ``None`` as an answer: the store cannot be used now, the request keeps to this process's gate."""
+
+    def call(self, step: StoreCall) -> Slot | None: ...
+
+    async def acall(self, step: StoreCall) -> Slot | None: ...
+
+    def hold(self) -> None:
+        """An async client on this loop starts using the store."""
+
+    async def arelease(self) -> None:
+        """That client is done; the last one closes the loop's connection to the store."""
 
 
 class RequestGate:
@@ -23,18 +72,28 @@ class RequestGate:
     Requests are spaced ``1 / rate`` apart (a token bucket holding one token: no bursts, so
     the sends that share the key always find headroom). A 429 closes the gate for everyone
     until the server's retry time, not only for the request that met it, and the gate then
-    reopens at half the rate, recovering gradually. The async client waits in ``enter``, the
-    blocking one in ``enter_blocking``: the same decisions (``_waits``), two ways to sleep.
+    reopens at half the rate, recovering gradually. With a ``store``, each request also takes
+    a slot of the key's budget shared by every process, and a 429 met by any process closes
+    every gate. The async client waits in ``enter``, the blocking one in ``enter_blocking``:
+    the same decisions (``_steps``), two ways to carry them out.
     """
 
-    def __init__(self, rate: float | None, *, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        store: BudgetStore | None = None,
+    ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         self.rate = rate
+        self.store = store
         self._now = now
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._unpublished = False
         self._share = 1.0
         self._share_at = 0.0
 
@@ -43,49 +102,92 @@ class RequestGate:
         return min(1.0, self._share + max(0.0, now - self._share_at) / RECOVERY_SECONDS)
 
     def pause(self, seconds: float) -> None:
+        """A 429 met here: close the gate for ``seconds`` (and every process's, with a store)."""
+        self._close(seconds)
+        self._unpublished = self.store is not None
+
+    def _close(self, seconds: float) -> None:
         now = self._now()
         self._paused_until = max(self._paused_until, now + seconds)
         self._share = max(MIN_SHARE, self.share(now) / 2)
         self._share_at = self._paused_until
 
-    def _waits(self, on_pause: Callable[[float], None] | None) -> Iterator[float]:
-        """The sleeps one request takes before it may leave; the caller sleeps each in turn.
-        ``on_pause(seconds)`` is told of each wait a 429 causes (the gate closed), before it
-        starts; it may raise to give up instead."""
+    def _steps(self, on_pause: Callable[[float], None] | None) -> Generator[float | StoreCall, Slot | None]:
+        """What one request does before it leaves: sleep a float's seconds, or ask the store
+        (the answer is sent back in). ``on_pause(seconds)`` is told of each wait a 429 causes
+        (a gate closed), before it starts; it may raise to give up instead."""
         while True:
             now = self._now()
+            if self._unpublished and now < self._paused_until:
+                self._unpublished = False
+                yield Publish(self._paused_until - now)
+                continue
             if now < self._paused_until:
                 if on_pause is not None:
                     on_pause(self._paused_until - now)
                 yield self._paused_until - now
                 continue
-            if self.rate is None:
-                return
-            # Reserve the slot before sleeping, so concurrent callers queue up behind it.
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + 1.0 / (self.rate * self.share(slot))
-            if slot > now + _SLACK:
-                yield slot - now
+            if self.rate is not None:
+                # Reserve the slot before sleeping, so concurrent callers queue up behind it.
+                slot = max(now, self._next_slot)
+                self._next_slot = slot + 1.0 / (self.rate * self.share(slot))
+                if slot > now + _SLACK:
+                    yield slot - now
+            if self.store is not None:
+                answer = yield Reserve()
+                if answer is not None and answer.paused:
+                    # Another process met a 429: this one keeps the pause, as if it met it.
+                    if self._now() + answer.wait > self._paused_until + _SAME_PAUSE:
+                        self._close(answer.wait)
+                    continue
+                if answer is not None and answer.wait > _SLACK:
+                    yield answer.wait
             if self._now() >= self._paused_until:
                 return
 
+    def _store(self) -> BudgetStore:
+        if self.store is None:  # _steps asks a store only when there is one
+            raise RuntimeError("no budget store")
+        return self.store
+
     async def enter(self, on_pause: Callable[[float], None] | None = None) -> None:
-        """Wait for this request's turn (see ``_waits`` for ``on_pause``)."""
-        for seconds in self._waits(on_pause):
-            await asyncio.sleep(seconds)
+        """Wait for this request's turn (see ``_steps`` for ``on_pause``)."""
+        steps = self._steps(on_pause)
+        answer: Slot | None = None
+        while (step := next_step(steps, answer)) is not None:
+            answer = None
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+            else:
+                answer = await self._store().acall(step)
 
     def enter_blocking(
         self, sleep: Callable[[float], None], on_pause: Callable[[float], None] | None = None
     ) -> None:
         """``enter`` for the blocking client: the same decisions, ``sleep`` to wait. Threads
-        may share a blocking gate: each decision is taken under the lock, each sleep outside it."""
-        waits = self._waits(on_pause)
+        may share a blocking gate: each decision is taken under the lock, each wait outside it."""
+        steps = self._steps(on_pause)
+        answer: Slot | None = None
         while True:
             with self._lock:
-                seconds = next(waits, None)
-            if seconds is None:
+                step = next_step(steps, answer)
+            if step is None:
                 return
-            sleep(seconds)
+            answer = None
+            if isinstance(step, float):
+                sleep(step)
+            else:
+                answer = self._store().call(step)
+
+
+def next_step(
+    steps: Generator[float | StoreCall, Slot | None], answer: Slot | None
+) -> float | StoreCall | None:
+    """The gate's next step given the last store answer; ``None`` when the request may leave."""
+    try:
+        return steps.send(answer)
+    except StopIteration:
+        return None
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RequestGate]] = (
@@ -93,16 +195,16 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Req
 )
 
 
-def shared_gate(key: Hashable, rate: float | None) -> RequestGate:
+def shared_gate(key: Hashable, rate: float | None, store: BudgetStore | None = None) -> RequestGate:
     """The gate of ``key`` (an API key's connection and budget) on the running event loop.
 
     Clients on one loop that use the same key share its gate: a triggerer running a hundred
     sensors on one connection keeps to that connection's budget in all, not a hundred times it,
-    and a 429 met by one of them pauses them all.
+    and a 429 met by one of them pauses them all. ``store`` is used when the gate is new.
     """
     gates = _SHARED.setdefault(asyncio.get_running_loop(), {})
     if key not in gates:
-        gates[key] = RequestGate(rate)
+        gates[key] = RequestGate(rate, store=store)
     return gates[key]
 
 
@@ -110,14 +212,15 @@ _BLOCKING: dict[Hashable, RequestGate] = {}
 _BLOCKING_LOCK = threading.Lock()
 
 
-def shared_blocking_gate(key: Hashable, rate: float | None) -> RequestGate:
+def shared_blocking_gate(key: Hashable, rate: float | None, store: BudgetStore | None = None) -> RequestGate:
     """Like ``shared_gate``, for the blocking clients of one process (pokes on a worker)."""
     with _BLOCKING_LOCK:
         if key not in _BLOCKING:
-            _BLOCKING[key] = RequestGate(rate)
+            _BLOCKING[key] = RequestGate(rate, store=store)
         return _BLOCKING[key]
 
 
-def gate_key(base_url: str, api_key: str, rate: float | None) -> Hashable:
-    """Who shares a gate: requests to one place, with one key, at one budget (the key hashed)."""
-    return (base_url, hashlib.sha256(api_key.encode()).hexdigest(), rate)
+def gate_key(base_url: str, api_key: str, rate: float | None, store: Hashable = None) -> Hashable:
+    """Who shares a gate: requests to one place, with one key, at one budget (the key hashed),
+    through one shared store (its address) or none."""
+    return (base_url, hashlib.sha256(api_key.encode()).hexdigest(), rate, store)

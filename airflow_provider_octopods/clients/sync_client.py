@@ -12,6 +12,7 @@ from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_blocking_gate
+from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
 from airflow_provider_octopods.protocol import StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
@@ -32,7 +33,7 @@ def _failure_kind(exc: requests.RequestException) -> str:
 class OctopodsClient:
     """Status queries over one keep-alive ``requests.Session``, paced by the rules of the async
     client (``RequestGate``): the connection's budget, shared by the clients of one process
-    that use the same key, and a 429 pauses them all."""
+    that use the same key (every process's, with ``budget_store``), and a 429 pauses them all."""
 
     def __init__(
         self,
@@ -40,11 +41,13 @@ class OctopodsClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         gate: RequestGate | None = None,
+        budget_store: RedisAddress | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
         rate = settings.requests_per_second
-        self.gate = gate or shared_blocking_gate(gate_key(settings.base_url, settings.api_key, rate), rate)
+        key = gate_key(settings.base_url, settings.api_key, rate, budget_store)
+        self.gate = gate or shared_blocking_gate(key, rate, store_at(budget_store, settings))
         self.requests_sent = 0
         self._session = requests.Session()
         for scheme in ("http://", "https://"):

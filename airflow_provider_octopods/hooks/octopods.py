@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -16,12 +17,16 @@ from airflow_provider_octopods.clients.async_client import (
     AsyncOctopodsClient,
     StatusResult,
 )
+from airflow_provider_octopods.clients.redis_budget import RedisAddress
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.connection_type import CONN_TYPE
 from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.proxy import proxy_password
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
+
+log = logging.getLogger(__name__)
+_UNREAD = object()
 
 
 class OctopodsHook(BaseHook):
@@ -41,6 +46,7 @@ class OctopodsHook(BaseHook):
         self.octopods_conn_id = octopods_conn_id
         self._settings: OctopodsSettings | None = None
         self._client: OctopodsClient | None = None
+        self._budget_store: RedisAddress | object | None = _UNREAD
 
     def _settings_from(
         self, host: str | None, password: str | None, extra: dict[str, Any]
@@ -69,10 +75,53 @@ class OctopodsHook(BaseHook):
             self._settings = await asyncio.to_thread(self._settings_from, conn.host, conn.password, extra)
         return self._settings
 
+    def _budget_store_from(self, redis_conn_id: str, conn: Any, extra: dict[str, Any]) -> RedisAddress | None:
+        if conn is None:
+            log.warning(
+                "Connection %r: its rate_limit_redis_conn_id %r names no connection; this process "
+                "keeps to its own rate budget only",
+                self.octopods_conn_id,
+                redis_conn_id,
+            )
+            return None
+        if conn.password:
+            mask_secret(conn.password)
+        return RedisAddress.from_connection(conn.host, conn.port, conn.login, conn.password, extra)
+
+    def get_budget_store(self) -> RedisAddress | None:
+        """Where the rate budget shared across processes lives (``rate_limit_redis_conn_id``), if set."""
+        if self._budget_store is _UNREAD:
+            redis_conn_id = self.get_settings().rate_limit_redis_conn_id
+            self._budget_store = None
+            if redis_conn_id is not None:
+                try:
+                    conn = self.get_connection(redis_conn_id)
+                except Exception:  # not found: _budget_store_from says so; never fail a task for it
+                    conn = None
+                extra = conn.extra_dejson if conn is not None else {}
+                self._budget_store = self._budget_store_from(redis_conn_id, conn, extra)
+        return self._budget_store  # type: ignore[return-value]
+
+    async def aget_budget_store(self) -> RedisAddress | None:
+        """Like ``get_budget_store``, inside an event loop."""
+        if self._budget_store is _UNREAD:
+            redis_conn_id = (await self.aget_settings()).rate_limit_redis_conn_id
+            store = None
+            if redis_conn_id is not None:
+                try:
+                    conn = await get_async_connection(redis_conn_id, hook=self)
+                except Exception:  # not found: _budget_store_from says so; never fail a task for it
+                    conn = None
+                extra = await get_async_extra_dejson(conn) if conn is not None else {}
+                # mask_secret may tell the supervisor synchronously: keep it off the event loop.
+                store = await asyncio.to_thread(self._budget_store_from, redis_conn_id, conn, extra)
+            self._budget_store = store
+        return self._budget_store  # type: ignore[return-value]
+
     def get_conn(self) -> OctopodsClient:
         """The blocking client, kept for the hook's life (one keep-alive session)."""
         if self._client is None:
-            self._client = OctopodsClient(self.get_settings())
+            self._client = OctopodsClient(self.get_settings(), budget_store=self.get_budget_store())
         return self._client
 
     def get_message_status(self, message: int | str) -> MessageStatus:
@@ -87,7 +136,10 @@ class OctopodsHook(BaseHook):
         unless ``requests_per_second`` says otherwise."""
         settings = await self.aget_settings()
         client = AsyncOctopodsClient(
-            settings, max_concurrency=max_concurrency, requests_per_second=requests_per_second
+            settings,
+            max_concurrency=max_concurrency,
+            requests_per_second=requests_per_second,
+            budget_store=await self.aget_budget_store(),
         )
         async with client:
             yield client
