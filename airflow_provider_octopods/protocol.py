@@ -23,6 +23,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
+
 from airflow_provider_octopods.connection_type import DEFAULT_BASE_URL
 from airflow_provider_octopods.errors import (
     InvalidMessageReference,
@@ -216,16 +218,37 @@ def _secret_forms(secret: str) -> tuple[str, ...]:
     return tuple({secret, quote(secret, safe="")})
 
 
-def _needs_cleaning(body: bytes, secret: str | None) -> bool:
+def _needs_cleaning(body: bytes, secret: str | None, strict: bool) -> bool:
     """Whether a decoded string of ``body`` may hold a lone surrogate or ``secret``.
 
     In UTF-8 with no escape (backslash) and no surrogate's lead byte (json decodes with
     surrogatepass), every decoded string is a slice of the body: the key is in a string only
-    if the body has it. The documented answer is such a body; it skips the walk.
+    if the body has it. The documented answer is such a body; it skips the walk. A ``strict``
+    body (read by msgspec) is UTF-8 with no surrogate at all.
     """
-    if json.detect_encoding(body) != "utf-8" or b"\\" in body or b"\xed" in body:
+    if not strict and (json.detect_encoding(body) != "utf-8" or b"\xed" in body):
+        return True
+    if b"\\" in body:
         return True
     return secret is not None and any(form.encode() in body for form in _secret_forms(secret))
+
+
+_STRICT_JSON = msgspec.json.Decoder()
+
+
+def _json_of(body: bytes, secret: str | None) -> Any:
+    """The JSON of ``body``, its strings cleaned where one may need it.
+
+    Strict UTF-8 JSON, the documented answer, is read by msgspec, several times faster than
+    json. What msgspec refuses (another encoding, NaN, lone surrogates, numbers past a float,
+    control characters) json reads as before; where both read a body they give the same value
+    (a property test holds them to it), so which bodies are read, and how, does not change.
+    """
+    try:
+        data, strict = _STRICT_JSON.decode(body), True
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        data, strict = json.loads(body), False
+    return _cleaned(data, secret) if _needs_cleaning(body, secret, strict) else data
 
 
 def _clean(text: str, secret: str | None) -> str:
@@ -270,9 +293,7 @@ class Answer:
     @classmethod
     def read(cls, headers: Mapping[str, str], body: bytes, secret: str | None) -> Answer:
         try:
-            data = json.loads(body)
-            if _needs_cleaning(body, secret):
-                data = _cleaned(data, secret)
+            data = _json_of(body, secret)
         except (ValueError, UnicodeDecodeError, RecursionError):  # and Python's int digit limit
             data = None
         request_id = headers.get("X-Request-Id")
@@ -358,10 +379,11 @@ def _status_of(answer: Answer, message_id: int) -> MessageStatus:
     except ValueError as exc:
         raise bad(f"an unreadable timestamp ({exc})") from None
     try:
-        phone_number, channel_message_id, failure_reason, request_id = (
-            _text(data.get(name))
-            for name in ("phone_number", "channel_message_id", "failure_reason", "request_id")
+        phone_number, channel_message_id = (
+            _text(data.get("phone_number")),
+            _text(data.get("channel_message_id")),
         )
+        failure_reason, request_id = _text(data.get("failure_reason")), _text(data.get("request_id"))
     except ValueError as exc:
         raise bad(f"a list or object where text belongs ({exc})") from None
     return MessageStatus(

@@ -67,6 +67,14 @@ def huge_body(size: int) -> Answer:
     return answer
 
 
+def compressed_bomb(size: int) -> Answer:
+    """200 with a short gzip body that inflates to ``size`` bytes, its compressed length declared."""
+    import gzip
+
+    data = response(200, gzip.compress(b" " * size), {"Content-Encoding": "gzip"})
+    return lambda conn, request: conn.send(data)
+
+
 def endless_chunks(conn: Conn, request: Received) -> None:
     conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b"10000\r\n" + b"[" * 65536 + b"\r\n"

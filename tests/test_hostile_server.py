@@ -35,6 +35,7 @@ from tests.hostile import (
     HostileServer,
     Received,
     answer_with,
+    compressed_bomb,
     endless_chunks,
     huge_body,
     response,
@@ -84,7 +85,11 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("answer", [huge_body(128 * MiB), endless_chunks], ids=["128MiB", "endless"])
+@pytest.mark.parametrize(
+    "answer",
+    [huge_body(128 * MiB), endless_chunks, compressed_bomb(256 * MiB)],
+    ids=["128MiB", "endless", "gzip-bomb"],
+)
 def test_a_body_over_the_cap_is_a_response_error_and_the_rest_is_not_read(
     path: str, answer: Callable[[Conn, Received], None]
 ) -> None:

@@ -35,6 +35,29 @@ def _failure_kind(exc: BaseException) -> str:
     return protocol.DROPPED
 
 
+async def _bounded_body(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first ``MAX_BODY_BYTES`` + 1 bytes: one byte past the cap is enough to
+    refuse it, and the rest is never read."""
+    length = response.content_length
+    # The usual answer: its whole length is known and small. A compressed length says nothing
+    # of what the body inflates to, so a compressed body is read piece by piece.
+    if (
+        length is not None
+        and length <= protocol.MAX_BODY_BYTES
+        and "Content-Encoding" not in response.headers
+    ):
+        return await response.read()
+    body = bytearray()
+    while len(body) <= protocol.MAX_BODY_BYTES:
+        chunk = await response.content.read(protocol.MAX_BODY_BYTES + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    else:
+        response.close()  # drop the connection rather than drain it into the pool
+    return bytes(body)
+
+
 @dataclass(frozen=True)
 class StatusResult:
     """The outcome for one input of ``iter_message_statuses``: a status or a per-message error."""
@@ -114,16 +137,7 @@ class AsyncOctopodsClient:
             async with self._session.get(
                 request.url, headers=request.headers, allow_redirects=False, proxy=self._proxy
             ) as response:
-                body = bytearray()
-                # One byte past the cap is enough to refuse the body; the rest is never read.
-                while len(body) <= protocol.MAX_BODY_BYTES:
-                    chunk = await response.content.read(protocol.MAX_BODY_BYTES + 1 - len(body))
-                    if not chunk:
-                        break
-                    body += chunk
-                else:
-                    response.close()  # drop the connection rather than drain it into the pool
-                return response.status, response.headers, bytes(body)
+                return response.status, response.headers, await _bounded_body(response)
 
     async def _run(self, call: StatusCall) -> MessageStatus:
         while True:
