@@ -3,8 +3,9 @@ write today and with the emulator's own ceiling, all in one run. Prints its figu
 
 Against the emulator in its own process on loopback, 20 ms latency per request:
 - ceiling: a bare aiohttp client, 256 in flight, bodies discarded;
-- the operator end to end (fetch plus Parquet), in a fresh process, with its peak RSS and its
-  CPU seconds per 10,000 statuses, for 40,000 and 200,000 messages;
+- the operator end to end (fetch plus Parquet) as a task of a DAG run (``dag.test()``) in a fresh
+  process, with its peak RSS and its CPU seconds per 10,000 statuses (both measured inside the
+  task), for 40,000 and 200,000 messages;
 - the naive baseline: a requests loop and pandas to Parquet;
 - with the emulator's rate limit at R requests/s: achieved rate / R and the 429s.
 
@@ -17,13 +18,11 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -33,6 +32,7 @@ import requests
 from airflow_provider_octopods.emulator.process import emulator_process
 
 LATENCY_MS = 20
+DAGS = Path(__file__).resolve().parent / "dags"
 
 
 def emulator(messages: int, rate_limit: float | None = None) -> Any:
@@ -85,34 +85,30 @@ def naive(ready: dict[str, Any], count: int, out: Path) -> float:
 
 
 def operator_child(ready: dict[str, Any], count: int, out: str, rate: float) -> None:
-    """In a fresh process: the real operator's execute(), then its figures and peak RSS as JSON."""
+    """In a fresh process: the real operator as a task of a DAG run (``dag.test()`` of
+    bench/dags/octopods_snapshot_bench.py), then its figures, measured inside the task, as JSON."""
+    import importlib.util
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     os.environ["AIRFLOW_CONN_OCTOPODS_DEFAULT"] = json.dumps(
         {"conn_type": "octopods", "host": ready["base_url"], "password": ready["api_key"]}
     )
-    from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
-
-    op = MessageStatusToParquetOperator(
-        task_id="bench",
-        message_ids=ids_of(ready)[:count],
-        output_path=f"file://{out}",
-        max_requests_per_second=rate,
-        max_concurrency=256,
+    ids_path = Path(out) / "ids.parquet"
+    ids_path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"message_id": ids_of(ready)[:count]}), ids_path)
+    os.environ.update(OCTOPODS_BENCH_IDS=str(ids_path), OCTOPODS_BENCH_OUT=out, OCTOPODS_BENCH_RATE=str(rate))
+    spec = importlib.util.spec_from_file_location(
+        "octopods_snapshot_bench", DAGS / "octopods_snapshot_bench.py"
     )
-    events: dict[Any, Any] = {}
-    context = {"ti": SimpleNamespace(map_index=-1), "outlet_events": _Events(events)}
-    started, cpu = time.perf_counter(), time.process_time()
-    summary = op.execute(context)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cpu_10k = cpu / max(summary["rows"], 1) * 10_000
-    figures = {"rate": summary["rows"] / seconds, "rss_mib": rss_mib, "cpu_10k": cpu_10k}
-    print(json.dumps({**figures, "summary": summary}))
-
-
-class _Events(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: Any) -> Any:
-        self[key] = SimpleNamespace(extra={})
-        return self[key]
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.octopods_snapshot_bench.test()
+    if run.state != "success":
+        raise SystemExit(f"the bench's DAG run ended {run.state}")
+    print((Path(out) / "figures.json").read_text())
 
 
 def run_operator(ready: dict[str, Any], count: int, out: Path, rate: float) -> dict[str, Any]:
@@ -121,9 +117,30 @@ def run_operator(ready: dict[str, Any], count: int, out: Path, rate: float) -> d
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "AIRFLOW_HOME": str(out / "airflow-home")},
+        env=airflow_env(out.parent),
     )
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    """One throw-away Airflow home (SQLite) for every DAG run of the bench."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home / "airflow-home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow-home/airflow.db",
+    }
+
+
+def migrate(home: Path) -> None:
+    (home / "airflow-home").mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=airflow_env(home),
+    )
 
 
 def _rates(values: list[float]) -> str:
@@ -142,6 +159,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=3, help="alternating turns of ceiling and operator")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="octopods-bench-"))
+    migrate(out)
     unlimited = 1_000_000.0
 
     with emulator(args.large) as ready:
