@@ -1,6 +1,7 @@
 """The core install: every module but the analytics imports without pandas and matplotlib (the
-analytics extra) and without importing the lineage module (the openlineage extra, loaded only
-when the OpenLineage listener asks); the analytics say which extra they need."""
+analytics extra) and without redis (the redis extra), and without importing the lineage module
+(the openlineage extra, loaded only when the OpenLineage listener asks); the analytics say which
+extra they need."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import importlib, importlib.abc, pkgutil, sys
 
 class NotInstalled(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("pandas", "matplotlib"):
+        if name.split(".")[0] in ("pandas", "matplotlib", "redis"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 sys.meta_path.insert(0, NotInstalled())
