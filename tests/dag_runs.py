@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from types import SimpleNamespace
 from typing import Any
 
 from tests.conftest import REPO
@@ -47,3 +48,44 @@ def task_xcom(dag_run: Any, task_id: str) -> Any:
         row = session.scalars(query).first()
         assert row is not None, f"{task_id} pushed no XCom"
         return XComModel.deserialize_value(row)
+
+
+def _task_instance(session: Any, dag_id: str, task_id: str, map_index: int = -1) -> Any:
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    query = select(TaskInstance).where(
+        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id, TaskInstance.map_index == map_index
+    )
+    return session.scalars(query).one()
+
+
+def next_try_after(dag: Any, task_id: str, what: str) -> Any:
+    """Run the next try of the one run of ``dag`` whose worker was killed mid-try, as Airflow
+    would: ``what`` is ``"worker died"`` (the scheduler finds no heartbeat and fails the try:
+    up for retry, the retries permitting) or ``"cleared"`` (a user clears the task, as the UI
+    does); then the next try runs in process, as dag.test() runs tries. Returns the task
+    instance's state, try number, dag id and run id after that try."""
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    task = dag.task_dict[task_id]
+    with create_session() as session:
+        ti = _task_instance(session, dag.dag_id, task_id)
+        assert ti.state == TaskInstanceState.RUNNING  # what the killed worker left
+        ti.task = task
+        if what == "worker died":
+            ti.handle_failure("the worker stopped heartbeating", session=session)
+            assert ti.state == TaskInstanceState.UP_FOR_RETRY
+        else:
+            clear_task_instances([ti], session, dag_run_state=DagRunState.QUEUED)
+        session.commit()
+    with create_session() as session:
+        ti = _task_instance(session, dag.dag_id, task_id)
+        ti.try_number += 1
+        ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        _run_task(ti=ti, task=task)
+        return SimpleNamespace(state=ti.state, try_number=ti.try_number, dag_id=ti.dag_id, run_id=ti.run_id)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
@@ -26,9 +27,9 @@ from airflow_provider_octopods.errors import (
     OctopodsResponseError,
 )
 from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.fetch import fetch_into
 from airflow_provider_octopods.snapshot.schema import RowBuffer
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
 from tests.hostile import (
     Conn,
@@ -252,23 +253,20 @@ def test_an_echoed_key_is_redacted_in_the_error(path: str) -> None:
 
 
 def test_an_echoed_key_is_redacted_in_the_parquet_error_column(tmp_path: Path) -> None:
-    target = tmp_path / "part-00000.parquet"
-
-    class Local:
-        protocol, path, fs = "file", str(target), None
+    buffer = RowBuffer()
+    progress = Progress(ObjectStoragePath(f"file://{tmp_path}"), "0" * 16, 1, buffer.schema)
 
     async def main() -> None:
         async with AsyncOctopodsClient(settings(server), requests_per_second=float("inf")) as client:
-            buffer = RowBuffer()
-            with SnapshotWriter(Local(), buffer.schema) as writer:
-                await fetch_into(client, [7, 8, 9], writer, buffer)
+            await fetch_into(client, [7, 8, 9], progress, buffer)
 
     with HostileServer(echo(400)) as server:
         asyncio.run(main())
-    errors = pq.read_table(target).column("error").to_pylist()
+    [piece] = progress.pieces()
+    errors = pq.read_table(piece).column("error").to_pylist()
     assert len(errors) == 3
     assert all("***" in e and KEY not in e for e in errors)
-    assert KEY.encode() not in target.read_bytes()
+    assert KEY.encode() not in Path(piece).read_bytes()
 
 
 def test_an_echoed_key_is_redacted_in_the_trigger_log(

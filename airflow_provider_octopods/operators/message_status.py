@@ -18,7 +18,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.rendered import as_list
-from airflow_provider_octopods.snapshot import inputs, partition
+from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
+from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
@@ -63,9 +64,14 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param write_empty_file: on empty input, still write a file with the schema and no rows.
     :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).
     :param compression: Parquet codec, ``zstd`` by default.
+    :param progress_path: where fetched rows are committed in pieces while the task runs, so
+        that a retry after a killed worker fetches only what is missing (any ObjectStoragePath
+        URI, not templated). Default: ``.<root name>.octopods-progress/`` beside the root.
+    :param checkpoint_rows: commit a piece every this many fetched rows...
+    :param checkpoint_seconds: ...or this many seconds, whichever comes first.
 
     Returns (XCom) a summary: output paths, rows, rows per status, error rows, invalid
-    inputs, requests made, 429s met, seconds.
+    inputs, rows resumed from an earlier try, requests made, 429s met, seconds.
     """
 
     template_fields: Sequence[str] = (
@@ -95,6 +101,9 @@ class MessageStatusToParquetOperator(BaseOperator):
         timestamp_unit: str = "us",
         compression: str = "zstd",
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        progress_path: str | None = None,
+        checkpoint_rows: int = checkpoint.DEFAULT_CHECKPOINT_ROWS,
+        checkpoint_seconds: float = checkpoint.DEFAULT_CHECKPOINT_SECONDS,
         **kwargs: Any,
     ) -> None:
         if (message_ids is None) == (message_ids_path is None):
@@ -119,6 +128,14 @@ class MessageStatusToParquetOperator(BaseOperator):
         self.timestamp_unit = timestamp_unit
         self.compression = compression
         self.row_group_rows = row_group_rows
+        self.progress_path = progress_path or checkpoint.default_progress_path(self.output_root)
+        if self.progress_path.rstrip("/").startswith(self.output_root.rstrip("/") + "/"):
+            raise ValueError(
+                f"progress_path {self.progress_path} is under the output root {self.output_root}, "
+                "which readers scan whole: choose a folder outside it"
+            )
+        self.checkpoint_rows = checkpoint_rows
+        self.checkpoint_seconds = checkpoint_seconds
 
     def _inputs(self, base_url: str) -> inputs.MessageInputs:
         if self.message_ids_path is not None:
@@ -181,27 +198,34 @@ class MessageStatusToParquetOperator(BaseOperator):
             self._remove_stale(folder, index, shards, wrote=False)
             return {**summary, "rows": 0, "seconds": round(time.monotonic() - started, 3)}
 
+        buffer = RowBuffer(self.timestamp_unit)
+        progress = self._progress(context, buffer.schema)
+        resumed = np.intersect1d(progress.done_ids(), to_fetch)
         self.log.info(
-            "Snapshot of %d message(s) (%d carried forward) to %s at %.1f requests/s",
+            "Snapshot of %d message(s) (%d carried forward, %d fetched by earlier tries) to %s "
+            "at %.1f requests/s",
             len(given.ids),
             len(given.ids) - len(to_fetch),
+            len(resumed),
             target,
             rate,
         )
-        buffer = RowBuffer(self.timestamp_unit)
+        requests, rate_limited = asyncio.run(
+            self._fetch(hook, np.setdiff1d(to_fetch, resumed), progress, buffer, rate)
+        )
         if left := partition.clear_leftovers(folder.fs, folder.path, index):
             self.log.warning("Removed what earlier, killed tries of this part left: %s", left)
+        counts = FetchCounts()
         with SnapshotWriter(
             target, buffer.schema, compression=self.compression, row_group_rows=self.row_group_rows
         ) as writer:
-            if carried is not None:
-                for batch in carried.to_batches(max_chunksize=self.row_group_rows):
-                    writer.write(batch)
-            counts, requests, rate_limited = asyncio.run(self._fetch(hook, to_fetch, writer, buffer, rate))
+            carried_batches = [] if carried is None else carried.to_batches(max_chunksize=self.row_group_rows)
+            for batch in [*carried_batches, *progress.batches(to_fetch, self.row_group_rows)]:
+                counts.add(batch)
+                writer.write(batch)
+        progress.remove()
 
         self._remove_stale(folder, index, shards, wrote=True)
-        if carried is not None:
-            counts.rows_by_status.update(carried.column("status").to_pylist())
         rows = writer.rows
         summary.update(
             output_paths=[str(target)],
@@ -209,6 +233,7 @@ class MessageStatusToParquetOperator(BaseOperator):
             rows_by_status=dict(counts.rows_by_status),
             error_rows=counts.error_rows,
             carried_forward=0 if carried is None else carried.num_rows,
+            resumed_rows=len(resumed),
             requests=requests,
             rate_limited=rate_limited,
             seconds=round(time.monotonic() - started, 3),
@@ -223,6 +248,23 @@ class MessageStatusToParquetOperator(BaseOperator):
                 f"{self.max_error_ratio}; the file was written: {target}"
             )
         return summary
+
+    def _progress(self, context: Any, schema: pa.Schema) -> Progress:
+        """This task instance's pieces, with those of other try sequences removed."""
+        ti = context["ti"]
+        name = checkpoint.folder_name(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        progress = Progress(
+            ObjectStoragePath(self.progress_path) / name,
+            checkpoint.sequence_of(ti, context["dag_run"]),
+            ti.try_number,
+            schema,
+            compression=self.compression,
+            rows=self.checkpoint_rows,
+            seconds=self.checkpoint_seconds,
+        )
+        if removed := progress.discard_others():
+            self.log.info("Removed progress of an earlier run or try sequence: %s", removed)
+        return progress
 
     @staticmethod
     def _instances(ti: Any) -> int:
@@ -260,12 +302,12 @@ class MessageStatusToParquetOperator(BaseOperator):
         self,
         hook: OctopodsHook,
         ids: np.ndarray[Any, Any],
-        writer: SnapshotWriter,
+        progress: Progress,
         buffer: RowBuffer,
         rate: float,
-    ) -> tuple[FetchCounts, int, int]:
+    ) -> tuple[int, int]:
         async with hook.async_client(
             max_concurrency=self.max_concurrency, requests_per_second=rate
         ) as client:
-            counts = await fetch_into(client, (int(i) for i in ids), writer, buffer)
-            return counts, client.requests_sent, client.rate_limited
+            await fetch_into(client, (int(i) for i in ids), progress, buffer)
+            return client.requests_sent, client.rate_limited

@@ -6,37 +6,48 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.snapshot.schema import RowBuffer
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 
-BATCH_ROWS = 8_192
+
+class Sink(Protocol):
+    """Where fetched rows go (``checkpoint.Progress``): ``due`` says when to hand them over."""
+
+    def due(self, buffered: int) -> bool: ...
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
 
 
 @dataclass
 class FetchCounts:
+    """Rows per status and error rows (rows with no status) of what a snapshot writes."""
+
     rows_by_status: Counter[str] = field(default_factory=Counter)
     error_rows: int = 0
 
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        status = batch.column("status")
+        self.error_rows += status.null_count
+        for entry in pc.value_counts(status.drop_null()).to_pylist():
+            self.rows_by_status[entry["values"]] += entry["counts"]
 
-async def fetch_into(
-    client: AsyncOctopodsClient, ids: Iterable[int], writer: SnapshotWriter, buffer: RowBuffer
-) -> FetchCounts:
-    """Stream the statuses of ``ids`` into ``writer``. A refused key raises at once; any other
+
+async def fetch_into(client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink, buffer: RowBuffer) -> None:
+    """Stream the statuses of ``ids`` into ``sink``. A refused key raises at once; any other
     failure becomes that message's error row, so no id goes missing from the file."""
-    counts = FetchCounts()
     async for result in client.iter_message_statuses(ids):
         fetched_at = datetime.now(UTC)
         if result.status is not None:
             buffer.add_status(result.status, fetched_at)
-            counts.rows_by_status[result.status.status] += 1
         else:
             assert result.error is not None
             buffer.add_error(int(result.message), result.error, fetched_at)  # type: ignore[call-overload]
-            counts.error_rows += 1
-        if len(buffer) >= BATCH_ROWS:
-            writer.write(buffer.take())
+        if sink.due(len(buffer)):
+            sink.write(buffer.take())
     if len(buffer):
-        writer.write(buffer.take())
-    return counts
+        sink.write(buffer.take())

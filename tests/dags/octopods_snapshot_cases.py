@@ -48,6 +48,13 @@ CASES: dict[str, dict[str, Any]] = {
     "snapshot_no_empty_file": {"message_ids": "{{ params.messages }}", "write_empty_file": False},
     # More ids than a fetch batch (8,192): row groups are written while it still fetches.
     "snapshot_row_groups": {"message_ids_path": "{{ params.path }}", "row_group_rows": 1000},
+    # Pieces of 500 rows; a try whose worker dies is retried at once.
+    "snapshot_durable": {
+        "message_ids_path": "{{ params.path }}",
+        "checkpoint_rows": 500,
+        "retries": 1,
+        "retry_delay": timedelta(0),
+    },
 }
 
 for dag_id, kwargs in CASES.items():
