@@ -6,7 +6,6 @@ DuckDB and Polars."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -85,21 +84,12 @@ def test_a_root_keeps_one_timestamp_unit(root: Path, emulator: Emulator) -> None
     assert run_case("snapshot_ids", messages=ids, case="statuses").state == "success"  # the same unit
 
 
-def _unnamed_file_with_rows(pid: int, folder: Path) -> str | None:
-    """The unnamed file (O_TMPFILE) process ``pid`` writes in ``folder``, once it holds rows."""
-    fds = Path(f"/proc/{pid}/fd")
-    for fd in fds.iterdir():
-        try:
-            target = os.readlink(fd)
-            size = fd.stat().st_size
-        except OSError:  # closed meanwhile
-            continue
-        if target.startswith(f"{folder}/#") and target.endswith("(deleted)") and size > 4:
-            return target
-    return None
+def _a_piece(progress: Path) -> Path | None:
+    """A piece the snapshot has committed in its progress area, beside the root."""
+    return next((p for p in progress.rglob("piece-*.parquet")), None) if progress.exists() else None
 
 
-def test_a_snapshot_killed_mid_write_leaves_nothing_and_readers_keep_reading(
+def test_a_snapshot_killed_mid_run_leaves_the_root_as_it_was_and_readers_keep_reading(
     root: Path, emulator: Emulator
 ) -> None:
     earlier = emulator.add_messages(50, deliver_after=0)
@@ -133,12 +123,13 @@ def test_a_snapshot_killed_mid_write_leaves_nothing_and_readers_keep_reading(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    progress = root.parent / f".{root.name}.octopods-progress"
     try:
-        wait_for("rows written", lambda: _unnamed_file_with_rows(killed.pid, folder), killed, 240)
-        emulator.set_latency(5.0)  # the rest of its requests now crawl: it is still writing below
-        assert parts(folder) == ["part-00000.parquet"]  # nothing of the write is visible...
+        wait_for("a piece committed", lambda: _a_piece(progress), killed, 240)
+        emulator.set_latency(5.0)  # the rest of its requests now crawl: it is still fetching below
+        assert parts(folder) == ["part-00000.parquet"]  # nothing of the run is under the root...
         during = read_root(table)  # ...so the readers read the root while it runs
-        assert killed.poll() is None and _unnamed_file_with_rows(killed.pid, folder)
+        assert killed.poll() is None
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -147,7 +138,7 @@ def test_a_snapshot_killed_mid_write_leaves_nothing_and_readers_keep_reading(
             killed.kill()
             killed.wait()
     assert during == dict.fromkeys(("pyarrow", "duckdb", "polars"), before)
-    assert parts(folder) == ["part-00000.parquet"]  # the killed try left nothing
+    assert parts(folder) == ["part-00000.parquet"]  # the killed try left nothing there
     assert read_root(table)["polars"] == before
 
     dag_run = run_case("snapshot_row_groups", path=f"file://{inputs}/day.csv")
