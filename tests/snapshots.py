@@ -4,24 +4,73 @@ dag.test(), and read what it wrote as BI tools would."""
 from __future__ import annotations
 
 import glob
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from tests.conftest import REPO
 from tests.dag_runs import load_dag
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def run_case(dag_id: str, day: datetime = DAY, **conf: Any) -> Any:
     dag = load_dag(dag_id, file="tests/dags/octopods_snapshot_cases.py")
     return dag.test(run_conf={"case": dag_id, **conf}, logical_date=day)
+
+
+@contextmanager
+def killed_when_done(dag_id: str, emulator: Emulator, **conf: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a case for ``DAY`` in ``airflow dags test``, a process of its own, and SIGKILL it when
+    the block ends (the emulator's latency back to none)."""
+    command = [sys.executable, "-m", "airflow", "dags", "test", dag_id, f"{DAY:%Y-%m-%d}", "--conf"]
+    command.append(json.dumps({"case": dag_id, **conf}))
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        emulator.set_latency(0.0)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], process: subprocess.Popen[bytes], deadline: float
+) -> T:
+    """Poll ``probe`` until it returns something, the process ends, or the deadline passes."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        found = probe()
+        if found is not None:
+            return found
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended (exit {process.returncode}) before {what}")
+        time.sleep(0.01)
+    raise AssertionError(f"no {what} within {deadline} s")
+
+
+def progress_root(root: Path) -> Path:
+    """The default progress area of the case DAGs: beside their root, which is ``root`` (the
+    output path up to the case, its first templated part)."""
+    return root.parent / f".{root.name}.octopods-progress"
 
 
 def partition(root: Path, case: str, day: datetime = DAY) -> Path:

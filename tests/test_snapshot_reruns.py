@@ -5,40 +5,29 @@ DuckDB and Polars."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 from airflow_provider_octopods.emulator import Emulator
 from tests.conftest import REPO
-from tests.snapshots import DAY, partition, read_back, read_root, rows_by_id, run_case
-
-T = TypeVar("T")
+from tests.snapshots import (
+    DAY,
+    killed_when_done,
+    partition,
+    progress_root,
+    read_back,
+    read_root,
+    rows_by_id,
+    run_case,
+    wait_for,
+)
 
 
 def parts(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-def wait_for(
-    what: str, probe: Callable[[], T | None], process: subprocess.Popen[bytes], deadline: float
-) -> T:
-    """Poll ``probe`` until it returns something, the process ends, or the deadline passes."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        found = probe()
-        if found is not None:
-            return found
-        if process.poll() is not None:
-            raise AssertionError(f"the process ended (exit {process.returncode}) before {what}")
-        time.sleep(0.01)
-    raise AssertionError(f"no {what} within {deadline} s")
 
 
 def test_a_rerun_with_fewer_shards_leaves_no_stale_part(root: Path, emulator: Emulator) -> None:
@@ -106,37 +95,12 @@ def test_a_snapshot_killed_mid_run_leaves_the_root_as_it_was_and_readers_keep_re
     assert run_case("snapshot_row_groups", path=f"file://{inputs}/earlier.csv").state == "success"
     before = [("2026-11-25", 50, 50), ("2026-11-26", 50, 50)]
 
-    conf = {"case": "snapshot_row_groups", "path": f"file://{inputs}/day.csv"}
-    killed = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow",
-            "dags",
-            "test",
-            "snapshot_row_groups",
-            "2026-11-26",
-            "--conf",
-            json.dumps(conf),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    progress = root.parent / f".{root.name}.octopods-progress"
-    try:
-        wait_for("a piece committed", lambda: _a_piece(progress), killed, 240)
+    with killed_when_done("snapshot_row_groups", emulator, path=f"file://{inputs}/day.csv") as killed:
+        wait_for("a piece committed", lambda: _a_piece(progress_root(root)), killed, 240)
         emulator.set_latency(5.0)  # the rest of its requests now crawl: it is still fetching below
         assert parts(folder) == ["part-00000.parquet"]  # nothing of the run is under the root...
         during = read_root(table)  # ...so the readers read the root while it runs
         assert killed.poll() is None
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        emulator.set_latency(0.0)
-        if killed.poll() is None:
-            killed.kill()
-            killed.wait()
     assert during == dict.fromkeys(("pyarrow", "duckdb", "polars"), before)
     assert parts(folder) == ["part-00000.parquet"]  # the killed try left nothing there
     assert read_root(table)["polars"] == before

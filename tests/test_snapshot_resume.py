@@ -6,30 +6,18 @@ Polars."""
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from tests.conftest import REPO
 from tests.dag_runs import load_dag, next_try_after, task_xcom
-from tests.snapshots import partition, read_root, run_case
-from tests.test_snapshot_reruns import wait_for
+from tests.snapshots import killed_when_done, partition, progress_root, read_root, run_case, wait_for
 
 CASE = "snapshot_durable"
 MESSAGES = 10_000
 DAG_FILE = "tests/dags/octopods_snapshot_cases.py"
-
-
-def progress_root(root: Path) -> Path:
-    """The default progress area: beside the root (here the test's folder: the root of the
-    case DAGs' output is the folder up to the case, their first templated part)."""
-    return root.parent / f".{root.name}.octopods-progress"
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -48,21 +36,13 @@ def kill_once_pieces_exist(root: Path, emulator: Emulator, ids: list[int], piece
     return the ids the pieces hold."""
     ids_file = root / "ids.csv"
     ids_file.write_text("message_id\n" + "".join(f"{m}\n" for m in ids))
-    conf = {"case": CASE, "path": f"file://{ids_file}"}
-    command = [sys.executable, "-m", "airflow", "dags", "test", CASE, "2026-11-26", "--conf"]
-    command.append(json.dumps(conf))
     emulator.set_latency(0.05)  # slow enough to be killed mid-fetch
-    killed = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        progress = progress_root(root)
-        wait_for("pieces", lambda: True if len(files_under(progress)) >= pieces else None, killed, 240)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        emulator.set_latency(0.0)
-        if killed.poll() is None:
-            killed.kill()
-            killed.wait()
+
+    def enough() -> bool | None:
+        return True if len(files_under(progress_root(root))) >= pieces else None
+
+    with killed_when_done(CASE, emulator, path=f"file://{ids_file}") as killed:
+        wait_for(f"{pieces} pieces", enough, killed, 240)
     done = piece_ids(progress_root(root))
     assert len(done) >= pieces * 500 and len(done) < MESSAGES
     assert len(set(done)) == len(done)

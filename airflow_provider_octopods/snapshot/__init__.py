@@ -2,5 +2,6 @@
 
 The engine behind ``MessageStatusToParquetOperator``, with no Airflow in it: ``inputs`` checks
 and deduplicates ids, ``fetch`` streams statuses from the async client into ``RowBuffer``
-batches, ``writer`` writes them with a bounded memory and publishes the file atomically.
+batches, ``checkpoint`` commits them in whole pieces as it goes so that a retried try resumes,
+``writer`` writes the part with a bounded memory and publishes it atomically.
 """

@@ -26,6 +26,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_octopods.snapshot.staging import Target
 from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 
 DEFAULT_CHECKPOINT_ROWS = 2_000
@@ -76,6 +77,15 @@ def sequence_of(ti: Any, dag_run: Any) -> str:
     return hashlib.sha256(repr(marks).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """Where ``SnapshotWriter`` publishes a piece: a file of the progress folder's filesystem."""
+
+    protocol: str
+    path: str
+    fs: Any
+
+
 class Progress:
     """The pieces of one task instance's try sequence: listed, read back, added to, removed.
 
@@ -85,7 +95,7 @@ class Progress:
 
     def __init__(
         self,
-        folder: ObjectStoragePath,
+        folder: Target,
         sequence: str,
         try_number: int,
         schema: pa.Schema,
@@ -156,13 +166,12 @@ class Progress:
         self._written += 1
         name = f"piece-{self.sequence}-{self.try_number:03d}-{self._written:06d}.parquet"
         whole = max(batch.num_rows, 1)  # one row group
-        with SnapshotWriter(
-            self.folder / name, self.schema, compression=self.compression, row_group_rows=whole
-        ) as writer:
+        piece = _Piece(self.folder.protocol, f"{self.folder.path.rstrip('/')}/{name}", self.folder.fs)
+        with SnapshotWriter(piece, self.schema, compression=self.compression, row_group_rows=whole) as writer:
             writer.write(batch)
         self._last = self._clock()
 
     def remove(self) -> None:
         """Remove the task instance's folder, once its part is published."""
-        if self.folder.exists():
+        if self.folder.fs.exists(self.folder.path):
             self.folder.fs.rm(self.folder.path, recursive=True)
