@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -220,7 +221,8 @@ class MessageStatusToParquetOperator(BaseOperator):
             target, buffer.schema, compression=self.compression, row_group_rows=self.row_group_rows
         ) as writer:
             carried_batches = [] if carried is None else carried.to_batches(max_chunksize=self.row_group_rows)
-            for batch in [*carried_batches, *progress.batches(to_fetch, self.row_group_rows)]:
+            # One piece's batch in memory at a time: the pieces are read as they are written.
+            for batch in itertools.chain(carried_batches, progress.batches(to_fetch, self.row_group_rows)):
                 counts.add(batch)
                 writer.write(batch)
         progress.remove()
