@@ -105,8 +105,10 @@ def test_pacing_keeps_to_the_rate_budget(emulator: Emulator) -> None:
 
     assert run(emulator, body, requests_per_second=20, max_concurrency=8) == 12
     arrivals = [r.at for r in emulator.requests()]
-    # 12 requests spaced 1/20 s apart span at least 11/20 s.
-    assert arrivals[-1] - arrivals[0] >= 11 / 20 - 0.01
+    # 12 requests spaced 1/20 s apart span 11/20 s (unpaced: a few ms; at twice the rate: half).
+    # Measured at the server, a first request that a loaded machine delays shortens the span
+    # by that delay, since the later ones left on their reserved slots: a margin, not a tie.
+    assert arrivals[-1] - arrivals[0] >= 0.8 * 11 / 20
 
 
 def test_iter_many_bounded_with_per_message_errors(emulator: Emulator) -> None:
@@ -160,7 +162,9 @@ def test_clients_of_one_key_share_its_budget_on_a_loop(emulator: Emulator) -> No
     asyncio.run(main())
     arrivals = sorted(r.at for r in emulator.requests())
     assert len(arrivals) == 20
-    assert arrivals[-1] - arrivals[0] >= 19 / 20 - 0.01  # one budget of 20/s, not two
+    # One budget of 20/s spans 19/20 s, two would span 9/20 s; the margin is for a first request
+    # a loaded machine delays (see test_pacing_keeps_to_the_rate_budget).
+    assert arrivals[-1] - arrivals[0] >= 0.8 * 19 / 20
 
 
 def test_time_at_a_gate_another_429_closed_counts_against_the_longest_wait(emulator: Emulator) -> None:
