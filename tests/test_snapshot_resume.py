@@ -6,6 +6,7 @@ Polars."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -43,6 +44,14 @@ def kill_once_pieces_exist(root: Path, emulator: Emulator, ids: list[int], piece
 
     with killed_when_done(CASE, emulator, path=f"file://{ids_file}") as killed:
         wait_for(f"{pieces} pieces", enough, killed, 240)
+    # Requests the killed try sent are answered, and logged, after their latency: let them land
+    # (nothing in flight, the log still for 0.2 s) before the caller counts the next try's.
+    deadline, seen, still_since = time.monotonic() + 30, -1, time.monotonic()
+    while time.monotonic() - still_since < 0.2 or emulator.state.in_flight:
+        assert time.monotonic() < deadline, "the killed try's requests still arriving after 30 s"
+        if len(emulator.requests()) != seen:
+            seen, still_since = len(emulator.requests()), time.monotonic()
+        time.sleep(0.01)
     done = piece_ids(progress_root(root))
     assert len(done) >= pieces * 500 and len(done) < MESSAGES
     assert len(set(done)) == len(done)
