@@ -1,0 +1,154 @@
+"""Scale out on the deployment: a snapshot of 100,000 messages mapped into 8 shards on both
+Celery workers while 200 deferred sensors wait in both triggerers, all on one connection
+(``octopods_scale``, budget B) whose budget every process takes from Redis. With the key's
+limit at 1.5 B, all processes together keep to B, with no 429. Then a worker SIGKILLed
+mid-shard: the shard's retry runs on the other worker and resumes. Figures go to
+.artifacts/scale_out.json and .artifacts/worker_killed.json."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pytest
+
+from integration.conftest import ARTIFACTS, SCALE_BUDGET, Deployment
+from integration.deployment import TRIGGERERS, WORKERS, Airflow, wait_until
+
+pytestmark = pytest.mark.usefixtures("scale_connection")
+MESSAGES, SHARDS, SENSORS = 100_000, 8, 200
+B = SCALE_BUDGET
+
+
+def _at(ti: dict[str, Any], field: str) -> float:
+    return datetime.fromisoformat(str(ti[field])).timestamp()
+
+
+def _shards(airflow: Airflow, run_id: str) -> list[dict[str, Any]]:
+    """The run's 8 shards once all have finished (``failed`` after their retry too)."""
+    airflow.wait_for_state("it_scale_snapshot", run_id, "split", {"success"}, timeout=300)
+
+    def finished() -> list[dict[str, Any]] | None:
+        tis = airflow.mapped_instances("it_scale_snapshot", run_id, "snapshot")
+        return tis if len(tis) == SHARDS and all(t["state"] in ("success", "failed") for t in tis) else None
+
+    return wait_until(finished, 900, "the 8 shards finished", every=2)  # type: ignore[no-any-return]
+
+
+def _rate(times: list[float], start: float, end: float) -> float:
+    """Requests per second in [start, end] from the sorted arrival times."""
+    return (bisect.bisect_right(times, end) - bisect.bisect_left(times, start)) / max(end - start, 1e-9)
+
+
+def _partition(deployment: Deployment, run_id: str, ids: list[int]) -> dict[str, int]:
+    """The run's partition read back with DuckDB: its files, rows, unique ids, and the ids
+    missing or foreign (not sent) against ``ids``."""
+    parts = f"{deployment.root}/statuses/scale/run={run_id}/*.parquet"
+    db = duckdb.connect()
+    db.execute("create table sent as select unnest(?::bigint[]) as message_id", [ids])
+    files, rows, unique = db.execute(
+        "select count(distinct filename), count(*), count(distinct message_id)"
+        " from read_parquet(?, filename = true)",
+        [parts],
+    ).fetchone()  # type: ignore[misc]
+    missing, foreign = db.execute(
+        "select (select count(*) from sent anti join read_parquet($1) using (message_id)),"
+        " (select count(*) from read_parquet($1) anti join sent using (message_id))",
+        [parts],
+    ).fetchone()  # type: ignore[misc]
+    return {"files": files, "rows": rows, "unique_ids": unique, "missing": missing, "foreign": foreign}
+
+
+def _defer_sensors(airflow: Airflow, messages: list[int]) -> tuple[str, Counter[str]]:
+    """The sensors' run, once every sensor is deferred and its trigger held by a triggerer;
+    with how many triggers each triggerer holds."""
+    run_id = airflow.trigger("it_scale_sensors", {"messages": messages})
+    airflow.wait_for_state("it_scale_sensors", run_id, "waiting", {"success"}, timeout=300)
+
+    def held() -> Counter[str] | None:
+        tis = airflow.mapped_instances("it_scale_sensors", run_id, "wait")
+        if len(tis) < len(messages) or any(t["state"] != "deferred" for t in tis):
+            return None
+        triggerers = airflow.triggerers()
+        holders = Counter(str(airflow.triggerer_of(t, triggerers)) for t in tis)
+        return holders if set(holders) <= set(TRIGGERERS) else None
+
+    return run_id, wait_until(held, 900, f"{len(messages)} sensors deferred", every=3)
+
+
+def test_shards_on_both_workers_and_sensors_keep_to_one_budget(deployment: Deployment) -> None:
+    airflow, emulator = deployment.airflow, deployment.emulator
+    emulator.set_rate_limit(per_second=B * 1.5)  # the key's limit, a bucket of one second's worth
+    waiting = emulator.add_messages(SENSORS)
+    sensors_run, holders = _defer_sensors(airflow, waiting)
+
+    emulator.reset_requests()
+    ids = emulator.add_messages(MESSAGES, deliver_after=0)
+    run_id = airflow.trigger("it_scale_snapshot", {"messages": ids})
+    shards = _shards(airflow, run_id)
+    start, end = min(_at(t, "start_date") for t in shards), max(_at(t, "end_date") for t in shards)
+    # While all 8 ran: from the last shard's start to the first shard's end.
+    all_start, all_end = max(_at(t, "start_date") for t in shards), min(_at(t, "end_date") for t in shards)
+    log = emulator.requests()
+    times = sorted(r.at for r in log)
+    sensor_ids = set(waiting)
+    sensor_requests = sum(start <= r.at <= end and r.message_id in sensor_ids for r in log)
+    starts = times[bisect.bisect_left(times, start) :: 50]
+    peak = max((_rate(times, t, t + 10) for t in starts if t + 10 <= end), default=0.0)
+    partition = _partition(deployment, run_id, ids)
+    hostnames = Counter(str(t["hostname"]) for t in shards)
+
+    for message in waiting:
+        emulator.set_status(message, "delivered")
+    sensors = wait_until(
+        lambda: (
+            (tis := airflow.mapped_instances("it_scale_sensors", sensors_run, "wait"))
+            and all(t["state"] in ("success", "failed") for t in tis)
+            and tis
+        ),
+        900,
+        "the sensors finished",
+        every=3,
+    )
+    figures = {
+        "command": "make integration PYTEST_ARGS='-k scale_out'",
+        "messages": MESSAGES,
+        "shards": SHARDS,
+        "deferred_sensors": SENSORS,
+        "sensors_per_triggerer": dict(holders),
+        "budget_requests_per_s": B,
+        "key_limit_requests_per_s": B * 1.5,
+        "snapshot_seconds": round(end - start, 1),
+        "requests_per_s_over_the_snapshot": round(_rate(times, start, end), 1),
+        "share_of_budget_over_the_snapshot": round(_rate(times, start, end) / B, 3),
+        "seconds_all_8_shards_ran": round(all_end - all_start, 1),
+        "share_of_budget_while_all_8_ran": round(_rate(times, all_start, all_end) / B, 3),
+        "peak_10s_share_of_budget": round(peak / B, 3),
+        "sensor_requests_during_the_snapshot": sensor_requests,
+        "answered_429": sum(r.http_status == 429 for r in log),
+        "shard_hostnames": dict(hostnames),
+        "partition": partition,
+        "sensor_states": dict(Counter(str(t["state"]) for t in sensors)),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "scale_out.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+    assert {t["state"] for t in shards} == {"success"}
+    assert set(hostnames) == set(WORKERS), hostnames
+    assert set(holders) == set(TRIGGERERS), holders
+    assert partition == {
+        "files": SHARDS,
+        "rows": MESSAGES,
+        "unique_ids": MESSAGES,
+        "missing": 0,
+        "foreign": 0,
+    }
+    assert figures["answered_429"] == 0
+    assert _rate(times, start, end) <= B * 1.05
+    assert _rate(times, all_start, all_end) <= B * 1.05
+    assert figures["sensor_states"] == {"success": SENSORS}
