@@ -26,22 +26,19 @@ import requests
 
 HERE = Path(__file__).resolve().parent
 ADMIN, ADMIN_PASSWORD = "admin", "octopods-integration"
-# Name -> the airflow command. The second triggerer and the workers serve no logs: one port
-# each on one machine would collide; the API server reads their log files from the shared disk.
+# Name -> the airflow command. No process serves logs: Airflow's log servers listen on every
+# interface; the API server reads the log files from the shared disk.
 PROCESSES: dict[str, tuple[str, ...]] = {
     "api-server": ("api-server",),
     "scheduler": ("scheduler",),
     "dag-processor": ("dag-processor",),
-    "triggerer": ("triggerer",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
     "triggerer-b": ("triggerer", "--skip-serve-logs"),
     "worker-a": ("celery", "worker", "--celery-hostname", "worker-a@%h", "--skip-serve-logs"),
     "worker-b": ("celery", "worker", "--celery-hostname", "worker-b@%h", "--skip-serve-logs"),
 }
 WORKERS = ("worker-a", "worker-b")
 TRIGGERERS = ("triggerer", "triggerer-b")
-# The host name each process reports (a task instance's, a triggerer job's): its process name, so
-# a test sees which worker ran a task and which triggerer holds a trigger.
-_HOSTNAME_MODULE = "import os\n\n\ndef hostname():\n    return os.environ.get('IT_HOSTNAME', 'localhost')\n"
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
@@ -181,8 +178,6 @@ class Airflow:
         self.logs.mkdir(parents=True, exist_ok=True)
         passwords = root / "passwords.json"
         passwords.write_text(json.dumps({ADMIN: ADMIN_PASSWORD}))
-        (root / "pylib").mkdir(exist_ok=True)
-        (root / "pylib" / "it_hostname.py").write_text(_HOSTNAME_MODULE)
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(root / "home"),
@@ -194,7 +189,8 @@ class Airflow:
             # Two workers of 6 slots: the 8 shards of a snapshot run at once, across both.
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "6",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "it_hostname.hostname",
-            "PYTHONPATH": str(root / "pylib"),
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "it_celery.CELERY_CONFIG",
+            "PYTHONPATH": str(HERE / "pylib"),
             "AIRFLOW__CORE__PARALLELISM": "16",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -204,10 +200,8 @@ class Airflow:
             # A hundred tasks starting and deferring at once: more than the default pool of 5.
             "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "20",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "40",
+            "AIRFLOW__API__HOST": "127.0.0.1",  # not every interface, its default
             "AIRFLOW__API__PORT": str(self.port),
-            # Free ports, not the defaults another deployment on this machine may hold.
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": "octopods-integration-secret",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

@@ -54,6 +54,7 @@ with DAG("it_snapshot_consumer", schedule=[STATUSES], catchup=False) as it_snaps
 
     consume()
 
+# --8<-- [start:scale]
 SHARDS = 8
 SCALE = {"octopods_conn_id": "octopods_scale"}  # one connection, its budget shared by all below
 
@@ -73,6 +74,7 @@ with DAG("it_scale_snapshot", schedule=None, catchup=False) as it_scale_snapshot
         retry_delay=timedelta(seconds=1),
         **SCALE,
     ).expand(message_ids=split())
+# --8<-- [end:scale]
 
 # Sensors polling beside the snapshot: mapped in one run, deferred into both triggerers.
 with DAG("it_scale_sensors", schedule=None, catchup=False, max_active_tasks=400) as it_scale_sensors:
