@@ -70,8 +70,9 @@ with DAG("it_scale_snapshot", schedule=None, catchup=False) as it_scale_snapshot
         task_id="snapshot",
         output_path=SNAPSHOTS + "/scale/run={{ run_id }}/",
         max_concurrency=20,
-        retries=1,  # a shard whose worker dies runs again, on the other worker
+        retries=1,  # a shard whose worker dies runs again, on any worker, and resumes
         retry_delay=timedelta(seconds=1),
+        checkpoint_rows=500,  # a piece committed every 500 rows: what a retry need not fetch
         **SCALE,
     ).expand(message_ids=split())
 # --8<-- [end:scale]
