@@ -111,7 +111,7 @@ def test_shards_on_both_workers_and_sensors_keep_to_one_budget(deployment: Deplo
         "PATCH", f"/api/v2/dags/it_scale_sensors/dagRuns/{sensors_run}", json={"state": "failed"}
     ).raise_for_status()
     figures = {
-        "command": "make integration PYTEST_ARGS='-k scale_out'",
+        "command": "make integration PYTEST_ARGS='-k shards_on_both_workers'",
         "messages": MESSAGES,
         "shards": SHARDS,
         "deferred_sensors": SENSORS,
