@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from integration.deployment import HERE, Airflow, Postgres
+from integration.deployment import HERE, Airflow, Postgres, RedisServer
 
 ARTIFACTS = HERE.parent / ".artifacts"
-BUDGET = 250.0  # the connection's requests_per_second
+BUDGET = 250.0  # octopods_default's requests_per_second
+SCALE_BUDGET = 400.0  # octopods_scale's: 100,000 requests in about 250 s
 
 
 @dataclass
@@ -23,20 +24,24 @@ class Deployment:
     airflow: Airflow
     emulator: Emulator
     root: Path
+    redis: RedisServer
 
 
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[Deployment]:
     root = Path(tempfile.mkdtemp(prefix="octopods-it-"))
     postgres = Postgres(root)
+    redis = RedisServer(root)
     emulator = Emulator().start()
     airflow: Airflow | None = None
     try:
         database = postgres.start()
-        airflow = Airflow(root, database, HERE / "dags")
+        redis.start()
+        # The Celery broker and the shared rate budget: two databases of one Redis.
+        airflow = Airflow(root, database, HERE / "dags", broker_url=f"redis://127.0.0.1:{redis.port}/1")
         airflow.env["IT_SNAPSHOT_ROOT"] = f"file://{root}/statuses"
         airflow.start_all()
-        yield Deployment(airflow, emulator, root)
+        yield Deployment(airflow, emulator, root, redis)
     finally:
         if airflow is not None:
             airflow.stop_all()
@@ -44,6 +49,7 @@ def deployment() -> Iterator[Deployment]:
             for log in airflow.logs.glob("*.log"):
                 (ARTIFACTS / f"airflow-{log.name}").write_bytes(log.read_bytes()[-2_000_000:])
         emulator.stop()
+        redis.stop()
         postgres.stop()
 
 
@@ -61,10 +67,37 @@ def connection_body(
     }
 
 
-@pytest.fixture(scope="session")
-def octopods_connection(deployment: Deployment) -> str:
-    """``octopods_default`` created through the REST API, pointing at the emulator."""
-    body = connection_body(deployment.emulator, "octopods_default", requests_per_second=BUDGET, max_retries=3)
+def _create(deployment: Deployment, body: dict[str, Any]) -> str:
     answer = deployment.airflow.api("POST", "/api/v2/connections", json=body)
     assert answer.status_code in (201, 409), answer.text
-    return "octopods_default"
+    return str(body["connection_id"])
+
+
+@pytest.fixture(scope="session")
+def budget_store(deployment: Deployment) -> str:
+    """``octopods_budget``: the suite's Redis as a ``redis`` connection, the shared budget's store."""
+    return _create(deployment, deployment.redis.connection("octopods_budget"))
+
+
+def _octopods(deployment: Deployment, conn_id: str, budget: float, store: str) -> str:
+    """A connection to the emulator whose budget every process shares through ``store``."""
+    body = connection_body(
+        deployment.emulator,
+        conn_id,
+        requests_per_second=budget,
+        max_retries=3,
+        rate_limit_redis_conn_id=store,
+    )
+    return _create(deployment, body)
+
+
+@pytest.fixture(scope="session")
+def octopods_connection(deployment: Deployment, budget_store: str) -> str:
+    """``octopods_default``, created through the REST API, pointing at the emulator."""
+    return _octopods(deployment, "octopods_default", BUDGET, budget_store)
+
+
+@pytest.fixture(scope="session")
+def scale_connection(deployment: Deployment, budget_store: str) -> str:
+    """``octopods_scale``: the scale-out tests' connection, at ``SCALE_BUDGET``."""
+    return _octopods(deployment, "octopods_scale", SCALE_BUDGET, budget_store)

@@ -1,9 +1,9 @@
 """A real Airflow deployment on loopback, started and stopped by the integration suite.
 
-PostgreSQL (Debian's packages; installed when missing, its own cluster in a temporary folder),
-Airflow 3 with LocalExecutor as separate processes (``api-server``, ``scheduler``,
-``dag-processor``, ``triggerer``), the provider installed as a package, and the Octopods
-emulator as the API. Nothing is installed by hand.
+PostgreSQL and Redis (Debian's packages; installed when missing, run from a temporary folder),
+Airflow 3 with CeleryExecutor as separate processes (``api-server``, ``scheduler``,
+``dag-processor``, two triggerers, two Celery workers each with a host name of its own), the
+provider installed as a package, and the Octopods emulator as the API. Nothing is installed by hand.
 """
 
 from __future__ import annotations
@@ -21,11 +21,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 HERE = Path(__file__).resolve().parent
 ADMIN, ADMIN_PASSWORD = "admin", "octopods-integration"
-PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Name -> the airflow command. No process serves logs: Airflow's log servers listen on every
+# interface; the API server reads the log files from the shared disk.
+PROCESSES: dict[str, tuple[str, ...]] = {
+    "api-server": ("api-server",),
+    "scheduler": ("scheduler",),
+    "dag-processor": ("dag-processor",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+    "triggerer-b": ("triggerer", "--skip-serve-logs"),
+    "worker-a": ("celery", "worker", "--celery-hostname", "worker-a@%h", "--skip-serve-logs"),
+    "worker-b": ("celery", "worker", "--celery-hostname", "worker-b@%h", "--skip-serve-logs"),
+}
+WORKERS = ("worker-a", "worker-b")
+TRIGGERERS = ("triggerer", "triggerer-b")
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
@@ -142,10 +155,22 @@ class RedisServer:
         }
 
 
+def _descendants(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return list(psutil.Process(pid).children(recursive=True))
+    return []
+
+
+def _kill_all(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
 class Airflow:
     """The Airflow processes, each with its log file under ``root/logs``."""
 
-    def __init__(self, root: Path, database_url: str, dags: Path) -> None:
+    def __init__(self, root: Path, database_url: str, dags: Path, broker_url: str) -> None:
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -158,7 +183,14 @@ class Airflow:
             "AIRFLOW_HOME": str(root / "home"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url.replace("+psycopg2", ""),
+            # Two workers of 6 slots: the 8 shards of a snapshot run at once, across both.
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "6",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "it_hostname.hostname",
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "it_celery.CELERY_CONFIG",
+            "PYTHONPATH": str(HERE / "pylib"),
             "AIRFLOW__CORE__PARALLELISM": "16",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -168,16 +200,21 @@ class Airflow:
             # A hundred tasks starting and deferring at once: more than the default pool of 5.
             "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "20",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "40",
+            "AIRFLOW__API__HOST": "127.0.0.1",  # not every interface, its default
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": "octopods-integration-secret",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            # Sixteen task processes parse the DAG file at once on two cores: under that load
+            # A dozen task processes parse the DAG file at once on two cores: under that load
             # the default 30 s import limit failed sensors at start-up ("Dag not found").
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
             "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # A task whose worker died is failed (and retried) 30 s after its last heartbeat,
+            # not the default 300 s; a live task heartbeats every 5 s.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__TRIGGERER__CAPACITY": "2000",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -203,10 +240,10 @@ class Airflow:
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
-        args = [name, "--port", str(self.port)] if name == "api-server" else [name]
+        args = [*PROCESSES[name], *(["--port", str(self.port)] if name == "api-server" else [])]
         process = subprocess.Popen(
             [sys.executable, "-m", "airflow", *args],
-            env=self.env,
+            env={**self.env, "IT_HOSTNAME": name},
             # Not the repository: the processes import the provider as installed.
             cwd=self.root,
             stdout=log,
@@ -217,10 +254,21 @@ class Airflow:
         return process
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process group; its task processes (process groups of their own) are
+        SIGKILLed with it, as a lost machine would lose them, or once it has stopped."""
         process = self.processes.pop(name)
+        tree = _descendants(process.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        process.wait(timeout=30)
+        if sig == signal.SIGKILL:
+            _kill_all(tree)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a Celery worker in warm shutdown ignores SIGTERM
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        _kill_all(tree)
 
     def start_all(self) -> None:
         self.cli("db", "migrate")
@@ -273,6 +321,34 @@ class Airflow:
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
         return answer.json() if answer.ok else {}  # type: ignore[no-any-return]
+
+    def mapped_instances(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """Every instance of a mapped task in the run, a page of 100 at a time."""
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.api(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/listMapped",
+                params={"limit": 100, "offset": len(found), "order_by": "map_index"},
+            )
+            answer.raise_for_status()
+            page = answer.json()
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
+
+    def triggerers(self) -> dict[int, str]:
+        """Triggerer job id -> the name of its process (its host name, see ``start``)."""
+        answer = self.api(
+            "GET", "/api/v2/jobs", params={"job_type": "TriggererJob", "limit": 100, "order_by": "-id"}
+        )
+        answer.raise_for_status()
+        return {int(job["id"]): str(job["hostname"]) for job in answer.json()["jobs"]}
+
+    def triggerer_of(self, ti: dict[str, Any], triggerers: dict[int, str] | None = None) -> str | None:
+        """The triggerer process holding ``ti``'s trigger; None while none does."""
+        holder = (ti.get("trigger") or {}).get("triggerer_id")
+        return (self.triggerers() if triggerers is None else triggerers).get(holder)  # type: ignore[arg-type]
 
     def wait_for_state(
         self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float

@@ -1,5 +1,5 @@
 """Load: 100 deferred single-message sensors and one batch sensor of 10,000 messages waiting at
-once in one triggerer. Reports the triggerer's memory, the requests per second spent on
+once in the two triggerers. Reports the triggerer's memory, the requests per second spent on
 polling, and the time from delivery to task success; polling must stay inside the
 connection's budget, with no 429 storm. The figures go to .artifacts/load.json."""
 
@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from integration.conftest import ARTIFACTS, BUDGET, Deployment
-from integration.deployment import wait_until
+from integration.deployment import TRIGGERERS, wait_until
 
 pytestmark = pytest.mark.usefixtures("octopods_connection")
 SINGLES, BATCH = 100, 10_000
@@ -33,14 +33,14 @@ def test_a_hundred_sensors_and_a_batch_of_ten_thousand(deployment: Deployment) -
     singles = emulator.add_messages(SINGLES)  # delivered by the test, below
     runs = [airflow.trigger("it_wait", {"message": m}) for m in singles]
 
-    peak = {"rss": 0.0}
+    peak = dict.fromkeys(TRIGGERERS, 0.0)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(1):
-            triggerer = airflow.processes.get("triggerer")
-            if triggerer is not None:
-                peak["rss"] = max(peak["rss"], _tree_rss_mib(triggerer.pid))
+            for name in TRIGGERERS:
+                if (triggerer := airflow.processes.get(name)) is not None:
+                    peak[name] = max(peak[name], _tree_rss_mib(triggerer.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -75,7 +75,7 @@ def test_a_hundred_sensors_and_a_batch_of_ten_thousand(deployment: Deployment) -
     figures = {
         "single_sensors": SINGLES,
         "batch_messages": BATCH,
-        "triggerer_peak_rss_mib": round(peak["rss"], 1),
+        "triggerers_peak_rss_mib": {name: round(rss, 1) for name, rss in peak.items()},
         "polling_requests_per_s": round(polling_rate, 1),
         "budget_requests_per_s": BUDGET,
         "requests": len(log),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
@@ -52,3 +53,43 @@ with DAG("it_snapshot_consumer", schedule=[STATUSES], catchup=False) as it_snaps
         return [dict(event.extra) for event in triggering_asset_events[STATUSES]]
 
     consume()
+
+# --8<-- [start:scale]
+SHARDS = 8
+SCALE = {"octopods_conn_id": "octopods_scale"}  # one connection, its budget shared by all below
+
+with DAG("it_scale_snapshot", schedule=None, catchup=False) as it_scale_snapshot:
+
+    @task
+    def split(dag_run: Any = None) -> list[list[int]]:
+        messages = dag_run.conf["messages"]
+        return [messages[i::SHARDS] for i in range(SHARDS)]
+
+    # Each shard paces at the budget / 8; the shared budget holds them and the sensors to it.
+    MessageStatusToParquetOperator.partial(
+        task_id="snapshot",
+        output_path=SNAPSHOTS + "/scale/run={{ run_id }}/",
+        max_concurrency=20,
+        retries=1,  # a shard whose worker dies runs again, on any worker, and resumes
+        retry_delay=timedelta(seconds=1),
+        checkpoint_rows=500,  # a piece committed every 500 rows: what a retry need not fetch
+        **SCALE,
+    ).expand(message_ids=split())
+# --8<-- [end:scale]
+
+# Sensors polling beside the snapshot: mapped in one run, deferred into both triggerers.
+with DAG("it_scale_sensors", schedule=None, catchup=False, max_active_tasks=400) as it_scale_sensors:
+
+    @task
+    def waiting(dag_run: Any = None) -> list[int]:
+        return list(dag_run.conf["messages"])
+
+    MessageStatusSensor.partial(
+        task_id="wait",
+        poke_interval=5.0,
+        max_poke_interval=10.0,
+        first_poke_delay=0.5,
+        deferrable=True,
+        timeout=1800,
+        **SCALE,
+    ).expand(message_id=waiting())
