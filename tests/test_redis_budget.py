@@ -217,6 +217,18 @@ def test_a_pause_another_process_met_closes_this_gate_too() -> None:
     assert gate.share(clock.now) < 1.0  # and it reopens gently, as after its own 429
 
 
+def test_the_tail_of_a_pause_already_kept_is_waited_for_not_asked_about_again() -> None:
+    """The store's clock ends the pause a little after this gate's: the request waits out that
+    tail (without halving the rate again) instead of leaving inside the pause."""
+    clock, paused = VirtualClock(), list[float]()
+    store = ScriptedStore(Slot(2.0, paused=True), Slot(0.03, paused=True), Slot(0.0))
+    gate = RequestGate(None, now=lambda: clock.now, store=store)
+    gate.enter_blocking(clock.sleep, paused.append)
+    assert clock.slept == [2.0, pytest.approx(0.03)]
+    assert store.calls == [Reserve()] * 3
+    assert gate.share(2.0) == pytest.approx(0.5)  # halved once, for the one pause
+
+
 def test_a_429_met_here_is_published_before_the_next_request_leaves() -> None:
     clock = VirtualClock()
     store = ScriptedStore(Slot(0.0))

@@ -136,9 +136,12 @@ class RequestGate:
             if self.store is not None:
                 answer = yield Reserve()
                 if answer is not None and answer.paused:
-                    # Another process met a 429: this one keeps the pause, as if it met it.
+                    # Another process met a 429: this one keeps the pause, as if it met it
+                    # (slowing down once per pause, however many of its requests learn of it).
                     if self._now() + answer.wait > self._paused_until + _SAME_PAUSE:
                         self._close(answer.wait)
+                    else:
+                        self._paused_until = max(self._paused_until, self._now() + answer.wait)
                     continue
                 if answer is not None and answer.wait > _SLACK:
                     yield answer.wait
