@@ -218,6 +218,11 @@ def _secret_forms(secret: str) -> tuple[str, ...]:
     return tuple({secret, quote(secret, safe="")})
 
 
+@functools.lru_cache(maxsize=8)
+def _secret_bytes(secret: str) -> tuple[bytes, ...]:
+    return tuple(form.encode() for form in _secret_forms(secret))
+
+
 def _needs_cleaning(body: bytes, secret: str | None, strict: bool) -> bool:
     """Whether a decoded string of ``body`` may hold a lone surrogate or ``secret``.
 
@@ -230,7 +235,7 @@ def _needs_cleaning(body: bytes, secret: str | None, strict: bool) -> bool:
         return True
     if b"\\" in body:
         return True
-    return secret is not None and any(form.encode() in body for form in _secret_forms(secret))
+    return secret is not None and any(form in body for form in _secret_bytes(secret))
 
 
 _STRICT_JSON = msgspec.json.Decoder()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ class OctopodsSettings:
         through = self.route_proxy
         return f"base URL {self.base_url}" + (f" via proxy {redacted(through)}" if through else "")
 
-    @property
+    @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_retries=self.max_retries, max_rate_limit_wait=self.max_rate_limit_wait)
 

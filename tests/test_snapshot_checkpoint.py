@@ -4,7 +4,8 @@ filesystem and an object store (fsspec's memory store through ObjectStoragePath)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,8 @@ import fsspec
 import numpy as np
 import pytest
 from airflow.sdk import ObjectStoragePath
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
 from airflow_provider_octopods.snapshot.checkpoint import (
@@ -103,7 +106,7 @@ def folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectSto
     fs.rm("/bucket", recursive=True)
 
 
-def _rows(ids: range) -> RowBuffer:
+def _rows(ids: Iterable[int]) -> RowBuffer:
     buffer = RowBuffer()
     for i in ids:
         buffer.add_status(MessageStatus(message_id=i, status="delivered"), datetime.now(UTC))
@@ -132,3 +135,22 @@ def test_a_try_keeps_its_sequence_pieces_and_removes_the_rest(folder: ObjectStor
     assert sorted(i for b in kept for i in b.column("message_id").to_pylist()) == [10, 11, 13, 14, 15, 16]
     retry.remove()
     assert not folder.exists()
+
+
+@given(
+    pieces=st.lists(st.lists(st.integers(1, 60), min_size=1, max_size=8, unique=True), max_size=4),
+    wanted=st.lists(st.integers(0, 70), max_size=30),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_part_takes_exactly_the_piece_rows_still_wanted(
+    tmp_path: Path, pieces: list[list[int]], wanted: list[int]
+) -> None:
+    # Any order, duplicates, ids below, between and above the pieces' ids, or none at all.
+    progress = Progress(
+        ObjectStoragePath(f"file://{tmp_path}/{uuid.uuid4().hex}"), "0" * 16, 1, RowBuffer().schema
+    )
+    for ids in pieces:
+        progress.write(_rows(ids).take())
+    batches = progress.batches(np.array(wanted, dtype=np.int64), 3)
+    kept = [i for batch in batches for i in batch.column("message_id").to_pylist()]
+    assert sorted(kept) == sorted(i for ids in pieces for i in ids if i in wanted)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
 from airflow_provider_octopods.errors import OctopodsError
-from airflow_provider_octopods.status import TIMESTAMP_FIELDS, MessageStatus
+from airflow_provider_octopods.status import MessageStatus
 
 TIME_UNITS = ("us", "ms")  # Athena / Glue read milliseconds
 
@@ -36,42 +37,37 @@ def snapshot_schema(unit: str = "us") -> pa.Schema:
 
 
 COLUMNS: tuple[str, ...] = tuple(snapshot_schema().names)
-_STATUS_COLUMNS = ("status", "phone_number", "channel_message_id", *TIMESTAMP_FIELDS, "failure_reason")
+# A row holds the columns in the schema's order: a status's own fields up to request_id (an
+# error row has None between message_id and request_id), then fetched_at, error_code, error.
+_FROM_STATUS = COLUMNS[: COLUMNS.index("fetched_at")]
+_STATUS_ROW = operator.attrgetter(*_FROM_STATUS)
+_NO_STATUS = (None,) * (len(_FROM_STATUS) - 2)
 
 
 class RowBuffer:
-    """Rows gathered column by column, turned into a ``RecordBatch`` of the fixed schema."""
+    """Rows gathered as tuples in the schema's column order, turned into a ``RecordBatch``:
+    one append per row while fetching, the columns built once per batch."""
 
     def __init__(self, unit: str = "us") -> None:
         self.schema = snapshot_schema(unit)
-        self.columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        self._rows: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
-        return len(self.columns["message_id"])
+        return len(self._rows)
 
     def add_status(self, status: MessageStatus, fetched_at: datetime) -> None:
-        cols = self.columns
-        cols["message_id"].append(status.message_id)
-        for name in _STATUS_COLUMNS:
-            cols[name].append(getattr(status, name))
-        cols["request_id"].append(status.request_id)
-        cols["fetched_at"].append(fetched_at)
-        cols["error_code"].append(None)
-        cols["error"].append(None)
+        self._rows.append((*_STATUS_ROW(status), fetched_at, None, None))
 
     def add_error(self, message_id: int, error: OctopodsError, fetched_at: datetime) -> None:
-        cols = self.columns
-        cols["message_id"].append(message_id)
-        for name in _STATUS_COLUMNS:
-            cols[name].append(None)
-        cols["request_id"].append(error.request_id)
-        cols["fetched_at"].append(fetched_at)
         # Transport failures have no server code; -1 keeps "this row is an error" queryable.
-        cols["error_code"].append(error.error_code if error.error_code is not None else -1)
-        cols["error"].append(str(error))
+        code = error.error_code if error.error_code is not None else -1
+        self._rows.append((message_id, *_NO_STATUS, error.request_id, fetched_at, code, str(error)))
 
     def take(self) -> pa.RecordBatch:
-        batch = pa.RecordBatch.from_pydict(self.columns, schema=self.schema)
-        for values in self.columns.values():
-            values.clear()
+        columns = zip(*self._rows, strict=True) if self._rows else ([] for _ in COLUMNS)
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(values, type=f.type) for values, f in zip(columns, self.schema, strict=True)],
+            schema=self.schema,
+        )
+        self._rows = []
         return batch
