@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import pytest
@@ -132,6 +133,24 @@ def test_iter_many_bounded_with_per_message_errors(emulator: Emulator) -> None:
     )
     assert emulator.state.max_in_flight == 16
     assert len(emulator.requests()) == 321  # invalid references never left the process
+
+
+def test_iter_fetches_no_further_ahead_of_a_slow_consumer_than_its_bound(emulator: Emulator) -> None:
+    ids = emulator.add_messages(300, deliver_after=0)
+    emulator.set_latency(0.005)
+
+    async def body(client: AsyncOctopodsClient) -> tuple[int, int]:
+        async with aclosing(client.iter_message_statuses(ids)) as results:
+            async for _ in results:
+                await asyncio.sleep(0.3)  # the slow consumer under test: unbounded workers fetch all 300
+                ahead = len(emulator.requests())
+                break
+        return ahead, len(emulator.requests())
+
+    ahead, after_close = run(emulator, body, max_concurrency=4)
+    # one result taken; the queue holds 2 x 4; 4 workers each hold one more, and 4 are in flight
+    assert ahead <= 1 + 8 + 4 + 4
+    assert after_close <= ahead + 4  # closing stops the workers: what was in flight, nothing new
 
 
 def test_iter_stops_everything_on_a_revoked_key(emulator: Emulator) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -179,53 +179,67 @@ class AsyncOctopodsClient:
         """The current status of one message: an id, digits, or its ``message_status_url``."""
         return await self._run(self.settings.status_call(message))
 
-    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncGenerator[StatusResult]:
-        """Fetch many statuses, ``max_concurrency`` at a time, yielding each as it completes.
+    async def for_each_status(
+        self, messages: Iterable[object], handle: Callable[[StatusResult], Awaitable[None] | None]
+    ) -> None:
+        """Fetch many statuses, ``max_concurrency`` at a time, handing each to ``handle`` as it
+        completes; an awaitable ``handle`` returns is awaited before that worker goes on.
 
         The input is read lazily, so a million ids never become a million pending tasks.
-        Per-message errors (not found, retries spent, invalid id) are yielded, not raised; an
-        error that ends any wait (``errors.error_action``: a refused key or certificate) is
+        Per-message errors (not found, retries spent, invalid id) are handed over, not raised;
+        an error that ends any wait (``errors.error_action``: a refused key or certificate) is
         raised at once, since no other request can succeed.
         """
         pending = iter(messages)
-        results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
-            maxsize=2 * self.max_concurrency
-        )
 
         async def worker() -> None:
-            try:
-                for message in pending:  # shared iterator: each item is taken by exactly one worker
-                    try:
-                        status = await self._run(self.settings.status_call(message))
-                        result = StatusResult(message, status=status)
-                    except OctopodsError as exc:
-                        if error_action(exc) is ErrorAction.END_WAIT:
-                            raise
-                        result = StatusResult(message, error=exc)
-                    await results.put(result)
-                await results.put(None)
-            except Exception as exc:  # a refused key, or a bug: the consumer re-raises it
-                await results.put(exc)
+            for message in pending:  # shared iterator: each item is taken by exactly one worker
+                try:
+                    result = StatusResult(message, status=await self._run(self.settings.status_call(message)))
+                except OctopodsError as exc:
+                    if error_action(exc) is ErrorAction.END_WAIT:
+                        raise
+                    result = StatusResult(message, error=exc)
+                if (waiting := handle(result)) is not None:
+                    await waiting
 
         workers = [asyncio.create_task(worker()) for _ in range(self.max_concurrency)]
         try:
-            running = len(workers)
-            while running:
-                # Take every result that is ready per wake-up, not one: fewer loop round trips.
-                ready = [await results.get()]
-                while not results.empty():
-                    ready.append(results.get_nowait())
-                for item in ready:
-                    if item is None:
-                        running -= 1
-                    elif isinstance(item, Exception):
-                        raise item
-                    else:
-                        yield item
+            await asyncio.gather(*workers)
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncGenerator[StatusResult]:
+        """``for_each_status`` as an async generator: each result as it completes."""
+        results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
+            maxsize=2 * self.max_concurrency
+        )
+
+        def handle(result: StatusResult) -> Awaitable[None] | None:
+            if results.full():  # the consumer is behind: this worker waits for it
+                return results.put(result)
+            results.put_nowait(result)
+            return None
+
+        async def fetch() -> None:
+            try:
+                await self.for_each_status(messages, handle)
+            except Exception as exc:  # a refused key, or a bug: the consumer re-raises it
+                await results.put(exc)
+            else:
+                await results.put(None)
+
+        fetching = asyncio.create_task(fetch())
+        try:
+            while (item := await results.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)
 
     async def probe(self) -> tuple[bool, str]:
         try:

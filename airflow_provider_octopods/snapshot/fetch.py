@@ -11,7 +11,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
+from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient, StatusResult
 from airflow_provider_octopods.snapshot.schema import RowBuffer
 
 
@@ -40,7 +40,9 @@ class FetchCounts:
 async def fetch_into(client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink, buffer: RowBuffer) -> None:
     """Stream the statuses of ``ids`` into ``sink``. A refused key raises at once; any other
     failure becomes that message's error row, so no id goes missing from the file."""
-    async for result in client.iter_message_statuses(ids):
+
+    def handle(result: StatusResult) -> None:
+        # Straight into the row buffer as each request completes: no queue between them.
         fetched_at = datetime.now(UTC)
         if result.status is not None:
             buffer.add_status(result.status, fetched_at)
@@ -49,5 +51,7 @@ async def fetch_into(client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink
             buffer.add_error(int(result.message), result.error, fetched_at)  # type: ignore[call-overload]
         if sink.due(len(buffer)):
             sink.write(buffer.take())
+
+    await client.for_each_status(ids, handle)
     if len(buffer):
         sink.write(buffer.take())
