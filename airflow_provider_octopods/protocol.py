@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -194,7 +195,13 @@ def header_value_flaw(value: str) -> str | None:
 
 
 def build_request(url: str, api_key: str) -> Request:
-    return Request(url=url, headers={AUTH_HEADER: api_key, "Accept": "application/json"})
+    return Request(url, _headers(api_key))
+
+
+@functools.lru_cache(maxsize=8)
+def _headers(api_key: str) -> Mapping[str, str]:
+    # One read-only mapping per key: every request of a connection sends the same headers.
+    return MappingProxyType({AUTH_HEADER: api_key, "Accept": "application/json"})
 
 
 # --- what came back -------------------------------------------------------------------
