@@ -4,6 +4,7 @@ and the request gate's slow-down after a 429."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import pytest
 from airflow_provider_octopods.clients.pacing import MIN_SHARE, RECOVERY_SECONDS, RequestGate
 from airflow_provider_octopods.errors import OctopodsServerError
 from airflow_provider_octopods.snapshot import inputs, staging
+from airflow_provider_octopods.snapshot.fetch import heap_frozen
 from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
@@ -201,3 +203,30 @@ def test_gate_spaces_requests_at_the_rate() -> None:
         return loop.time() - start
 
     assert asyncio.run(main()) >= 40 / 200 - 0.002
+
+
+def _in_a_generation(obj: object) -> bool:
+    """Whether the collector scans ``obj`` (frozen objects are in no generation)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+def test_a_fetch_keeps_what_lived_before_it_out_of_collections_and_restores_the_collector() -> None:
+    assert gc.get_freeze_count() == 0
+    before: list[object] = []
+    with heap_frozen():
+        during: list[object] = []
+        assert not _in_a_generation(before)
+        assert _in_a_generation(during)
+    assert gc.get_freeze_count() == 0
+    assert _in_a_generation(before)
+
+
+def test_a_process_that_froze_objects_itself_keeps_them_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with heap_frozen():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()

@@ -21,7 +21,7 @@ from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.rendered import as_list
 from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
 from airflow_provider_octopods.snapshot.checkpoint import Progress
-from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into
+from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into, heap_frozen
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
@@ -211,9 +211,10 @@ class MessageStatusToParquetOperator(BaseOperator):
             target,
             rate,
         )
-        requests, rate_limited = asyncio.run(
-            self._fetch(hook, np.setdiff1d(to_fetch, resumed), progress, buffer, rate)
-        )
+        with heap_frozen():
+            requests, rate_limited = asyncio.run(
+                self._fetch(hook, np.setdiff1d(to_fetch, resumed), progress, buffer, rate)
+            )
         if left := partition.clear_leftovers(folder.fs, folder.path, index):
             self.log.warning("Removed what earlier, killed tries of this part left: %s", left)
         counts = FetchCounts()
