@@ -261,7 +261,6 @@ class MessageStatusToParquetOperator(BaseOperator):
             checkpoint.sequence_of(ti, context["dag_run"]),
             ti.try_number,
             schema,
-            compression=self.compression,
             rows=self.checkpoint_rows,
             seconds=self.checkpoint_seconds,
         )
