@@ -41,7 +41,7 @@ from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 DEFAULT_CHECKPOINT_ROWS = 2_000
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 PROGRESS_SUFFIX = ".octopods-progress"
-# Pieces are read back once and removed: a fast codec, not a small one (zstd took 2.4 times
+# Pieces are read back once and removed: a fast codec, not a small one (zstd took about twice
 # lz4's time to write and read a piece; the pieces are twice as large).
 PIECE_COMPRESSION = "lz4"
 # The piece's sequence, the try that wrote it, its number in that try; a killed try on a
