@@ -65,7 +65,8 @@ async def _answer(response: aiohttp.ClientResponse) -> tuple[int, Mapping[str, s
 
 @dataclass(frozen=True)
 class StatusResult:
-    """The outcome for one input of ``iter_message_statuses``: a status or a per-message error."""
+    """The outcome for one input of ``for_each_status`` and ``iter_message_statuses``: a status
+    or a per-message error."""
 
     message: object
     status: MessageStatus | None = None

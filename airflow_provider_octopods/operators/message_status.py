@@ -64,7 +64,7 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param full_refresh: fetch every message, whatever the previous snapshot holds.
     :param write_empty_file: on empty input, still write a file with the schema and no rows.
     :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).
-    :param compression: Parquet codec, ``zstd`` by default.
+    :param compression: Parquet codec of the part, ``zstd`` by default (pieces use lz4).
     :param progress_path: where fetched rows are committed in pieces while the task runs, so
         that a retry after a killed worker fetches only what is missing (any ObjectStoragePath
         URI, not templated). Default: ``.<root name>.octopods-progress/`` beside the root.

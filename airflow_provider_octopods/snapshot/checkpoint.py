@@ -110,7 +110,6 @@ class Progress:
         try_number: int,
         schema: pa.Schema,
         *,
-        compression: str = PIECE_COMPRESSION,
         rows: int = DEFAULT_CHECKPOINT_ROWS,
         seconds: float = DEFAULT_CHECKPOINT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -121,7 +120,6 @@ class Progress:
         self.sequence = sequence
         self.try_number = try_number
         self.schema = schema
-        self.compression = compression
         self.rows = rows
         self.seconds = seconds
         self._clock = clock
@@ -180,7 +178,9 @@ class Progress:
         name = f"piece-{self.sequence}-{self.try_number:03d}-{self._written:06d}.parquet"
         whole = max(batch.num_rows, 1)  # one row group
         piece = _Piece(self.folder.protocol, f"{self.folder.path.rstrip('/')}/{name}", self.folder.fs)
-        with SnapshotWriter(piece, self.schema, compression=self.compression, row_group_rows=whole) as writer:
+        with SnapshotWriter(
+            piece, self.schema, compression=PIECE_COMPRESSION, row_group_rows=whole
+        ) as writer:
             writer.write(batch)
         self._last = self._clock()
 
