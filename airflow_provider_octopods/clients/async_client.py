@@ -24,8 +24,9 @@ from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
 
 DEFAULT_MAX_CONCURRENCY = 50
-# A path of these needs no encoding: ids and the fixed segments the protocol puts after the base URL.
-_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._~-]*")
+# A path of these needs no encoding or normalising (no dot segments): ids and the fixed
+# segments the protocol puts after the base URL.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_~-]*")
 
 
 def _failure_kind(exc: BaseException) -> str:
