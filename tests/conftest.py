@@ -35,6 +35,7 @@ EXAMPLE_ROOT = Path(_HOME) / "octopods"
 os.environ["OCTOPODS_SEND_LOG_ROOT"] = f"file://{EXAMPLE_ROOT}/send_log"
 os.environ["OCTOPODS_SNAPSHOT_ROOT"] = f"file://{EXAMPLE_ROOT}/statuses"
 os.environ["OCTOPODS_REPORT_ROOT"] = str(EXAMPLE_ROOT / "reports")
+os.environ["OCTOPODS_ROLLING_ROOT"] = f"file://{EXAMPLE_ROOT}/rolling"
 
 from airflow_provider_octopods.emulator import Emulator  # noqa: E402
 

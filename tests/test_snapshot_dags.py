@@ -303,6 +303,34 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator) -> None:
     assert [a.uri for a in refresh.timetable.asset_condition.objects] == [f"file://{snapshots}"]
 
 
+def test_example_rolling_snapshot_dag(root: Path, emulator: Emulator) -> None:
+    """Two days of the rolling example: the second run starts from the first one's snapshot,
+    found in the Asset's state store (3.3+), and fetches only the day's new sends and the rows
+    its refresh policy makes due; on 3.2 it fetches the whole window. Every id once either way."""
+    send_log, rolling = EXAMPLE_ROOT / "send_log", EXAMPLE_ROOT / "rolling"
+    send_log.mkdir(parents=True, exist_ok=True)
+    # Read or failed: carried. Delivered a moment ago: not due for an hour.
+    yesterday = [
+        *emulator.add_messages(6, deliver_after=0, read_after=0),
+        *emulator.add_messages(2, fail_after=0),
+        *emulator.add_messages(4, deliver_after=0),
+    ]
+    (send_log / "2026-11-25.csv").write_text("message_id\n" + "\n".join(map(str, yesterday)) + "\n")
+    dag = load_dag("octopods_rolling_snapshot")
+    assert dag.test(logical_date=DAY - timedelta(days=1)).state == "success"
+
+    today = emulator.add_messages(3, deliver_after=0)
+    (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, today)) + "\n")
+    emulator.reset_requests()
+    dag_run = dag.test(logical_date=DAY)
+    assert dag_run.state == "success"
+    summary = task_xcom(dag_run, "snapshot_window")
+    carried = len(yesterday) if _has_asset_state_store() else 0
+    assert (summary["carried_forward"], len(emulator.requests())) == (carried, 15 - carried)
+    ids = read_back(rolling / "snapshot_date=2026-11-26").column("message_id").to_pylist()
+    assert sorted(ids) == sorted(yesterday + today)
+
+
 def test_example_refresh_dag_runs_without_events(root: Path) -> None:
     """Under dags test (a manual run) no snapshot event triggered it: it reads nothing and succeeds.
     Its Asset-triggered runs are exercised on a real scheduler."""
