@@ -21,7 +21,7 @@ def due(
 ) -> list[bool]:
     def at(values: list[datetime | None]) -> np.ndarray:  # type: ignore[type-arg]
         return np.array(
-            [np.datetime64(v.replace(tzinfo=None), "us") if v else np.datetime64("NaT") for v in values]
+            [np.datetime64(v.replace(tzinfo=None), "us") if v else np.datetime64("NaT", "us") for v in values]
         )
 
     status, error, sent, fetched = zip(*rows, strict=True)
