@@ -271,15 +271,21 @@ def test_the_api_key_is_nowhere_in_the_output(root: Path, emulator: Emulator) ->
         assert emulator.api_key.encode() not in file.read_bytes()
 
 
+def write_send_log(day: str, ids: list[int]) -> None:
+    """The example DAGs' input: the day's send log, one CSV with a message_id column."""
+    send_log = EXAMPLE_ROOT / "send_log"
+    send_log.mkdir(parents=True, exist_ok=True)
+    (send_log / f"{day}.csv").write_text("message_id\n" + "".join(f"{m}\n" for m in ids))
+
+
 def test_example_daily_snapshot_dag(root: Path, emulator: Emulator) -> None:
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    send_log, snapshots, reports = (EXAMPLE_ROOT / name for name in ("send_log", "statuses", "reports"))
-    send_log.mkdir(parents=True, exist_ok=True)
+    snapshots, reports = EXAMPLE_ROOT / "statuses", EXAMPLE_ROOT / "reports"
     ids = [*emulator.add_messages(30, deliver_after=0), *emulator.add_messages(5, fail_after=0)]
-    (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, ids)) + "\n")
+    write_send_log("2026-11-26", ids)
 
     dag = load_dag("octopods_daily_snapshot")
     [outlet] = dag.get_task("snapshot_statuses").outlets
@@ -307,27 +313,26 @@ def test_example_rolling_snapshot_dag(root: Path, emulator: Emulator) -> None:
     """Two days of the rolling example: the second run starts from the first one's snapshot,
     found in the Asset's state store (3.3+), and fetches only the day's new sends and the rows
     its refresh policy makes due; on 3.2 it fetches the whole window. Every id once either way."""
-    send_log, rolling = EXAMPLE_ROOT / "send_log", EXAMPLE_ROOT / "rolling"
-    send_log.mkdir(parents=True, exist_ok=True)
     # Read or failed: carried. Delivered a moment ago: not due for an hour.
     yesterday = [
         *emulator.add_messages(6, deliver_after=0, read_after=0),
         *emulator.add_messages(2, fail_after=0),
         *emulator.add_messages(4, deliver_after=0),
     ]
-    (send_log / "2026-11-25.csv").write_text("message_id\n" + "\n".join(map(str, yesterday)) + "\n")
+    write_send_log("2026-11-25", yesterday)
     dag = load_dag("octopods_rolling_snapshot")
     assert dag.test(logical_date=DAY - timedelta(days=1)).state == "success"
 
     today = emulator.add_messages(3, deliver_after=0)
-    (send_log / "2026-11-26.csv").write_text("message_id\n" + "\n".join(map(str, today)) + "\n")
+    write_send_log("2026-11-26", today)
     emulator.reset_requests()
     dag_run = dag.test(logical_date=DAY)
     assert dag_run.state == "success"
     summary = task_xcom(dag_run, "snapshot_window")
     carried = len(yesterday) if _has_asset_state_store() else 0
-    assert (summary["carried_forward"], len(emulator.requests())) == (carried, 15 - carried)
-    ids = read_back(rolling / "snapshot_date=2026-11-26").column("message_id").to_pylist()
+    fetched = len(yesterday) + len(today) - carried
+    assert (summary["carried_forward"], len(emulator.requests())) == (carried, fetched)
+    ids = read_back(EXAMPLE_ROOT / "rolling" / "snapshot_date=2026-11-26").column("message_id").to_pylist()
     assert sorted(ids) == sorted(yesterday + today)
 
 
