@@ -64,13 +64,21 @@ class OctopodsError(AirflowException):
         }
 
 
-class OctopodsConfigError(OctopodsError, ValueError):
-    """The connection cannot be used as it is (no API key, a key an HTTP header cannot carry, a
-    bad base URL or extra). Found when the connection is read, before anything is sent."""
+class OctopodsConfigError(OctopodsError, AirflowFailException, ValueError):
+    """The connection or the task cannot be used as configured (no API key, a key an HTTP
+    header cannot carry, a bad base URL or extra, a shared budget that cannot be used, an
+    output that cannot be written). Found before anything is sent; not retried: only a
+    change of configuration helps."""
 
 
-class InvalidMessageReference(OctopodsError, ValueError):
-    """A message id or ``message_status_url`` refused before any request was sent."""
+class InvalidMessageReference(OctopodsError, AirflowFailException, ValueError):
+    """A message id or ``message_status_url`` refused before any request was sent. Not retried:
+    the same input is refused again."""
+
+
+class OctopodsInputError(OctopodsError, AirflowFailException, ValueError):
+    """An input file of message ids that cannot be read as one (no ``message_id`` column, not
+    CSV or Parquet). Not retried: the same file is refused again."""
 
 
 class OctopodsAuthError(OctopodsError, AirflowFailException):
@@ -160,29 +168,26 @@ def error_action(error: BaseException) -> ErrorAction:
     return ErrorAction.END_WAIT
 
 
-_BY_NAME: dict[str, type[OctopodsError]] = {
-    cls.__name__: cls
-    for cls in (
-        OctopodsError,
-        OctopodsConfigError,
-        InvalidMessageReference,
-        OctopodsAuthError,
-        OctopodsRequestError,
-        OctopodsServerError,
-        OctopodsResponseError,
-        OctopodsTriggerError,
-        OctopodsConnectionError,
-        OctopodsTLSError,
-    )
-}
+def _error_classes(cls: type[OctopodsError]) -> list[type[OctopodsError]]:
+    return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
 
 
 def error_from_dict(fields: dict[str, Any]) -> OctopodsError:
     """The typed error back from ``to_dict()`` (a trigger event), for the task to raise.
     A type this version does not know comes back as ``OctopodsTriggerError``."""
-    cls = _BY_NAME.get(str(fields.get("type")), OctopodsTriggerError)
+    by_name = {c.__name__: c for c in _error_classes(OctopodsError)}
+    cls = by_name.get(str(fields.get("type")), OctopodsTriggerError)
     known = {k: fields.get(k) for k in ("http_status", "error_code", "error", "request_id", "message_id")}
     summary = str(fields.get("summary") or "the trigger failed")
     if issubclass(cls, OctopodsConnectionError):
         return cls(summary, kind=str(fields.get("kind")), **known)
+    if issubclass(cls, OctopodsRateLimitError):
+        return cls(summary, retry_at=_datetime_or_none(fields.get("retry_at")), **known)
     return cls(summary, **known)
+
+
+def _datetime_or_none(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -60,7 +60,8 @@ _DATE_RESOLUTION = 1.0  # an HTTP Date has whole seconds
 # above the next one a Unix timestamp in milliseconds (year 5138 and later in seconds).
 _EPOCH_THRESHOLD = 1_000_000_000
 _EPOCH_MS_THRESHOLD = 100_000_000_000
-# A wait hint further off than this is no usable hint: the call backs off instead.
+# A wait hint further off than this is read as this far: no wait a connection allows is that
+# long, so the request ends at once, and the error's retry_at stays a date Python can hold.
 MAX_RATE_LIMIT_HINT = 7 * 24 * 3600.0
 _DIGITS = re.compile(r"[0-9]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -208,7 +209,12 @@ def _headers(api_key: str) -> Mapping[str, str]:
 
 
 def _shorten(text: str, limit: int = _SNIPPET) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    """``text`` within ``limit`` characters, cut after a whole word where one ends near it."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    word_end = cut.rfind(" ", limit - 40)
+    return (cut[:word_end] if word_end > 0 else cut) + "..."
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -455,20 +461,21 @@ def _hint_time(value: Any) -> float | None:
     return parsed.timestamp() if parsed is not None else None
 
 
-def _delay_from_value(value: Any, server_now: float) -> float | None:
+def _delay_from_value(value: Any, server_now: float, *, epoch: bool) -> float | None:
     """Seconds from ``server_now`` one hint asks for; None when the hint is unusable: not a
-    time, already past, or absurdly far."""
+    time, or already past. A bare number is a delay, or with ``epoch`` (a body field) past
+    ``_EPOCH_THRESHOLD`` a Unix time; ``Retry-After`` is seconds or an HTTP-date (RFC 9110)."""
     number = _hint_number(value)
     if number is None:
         at = _hint_time(value)
         delay = None if at is None else at - server_now
-    elif number >= _EPOCH_MS_THRESHOLD:
+    elif epoch and number >= _EPOCH_MS_THRESHOLD:
         delay = number / 1000 - server_now
-    elif number >= _EPOCH_THRESHOLD:
+    elif epoch and number >= _EPOCH_THRESHOLD:
         delay = number - server_now
     else:
         delay = number
-    return delay if delay is not None and 0 < delay <= MAX_RATE_LIMIT_HINT else None
+    return min(delay, MAX_RATE_LIMIT_HINT) if delay is not None and delay > 0 else None
 
 
 def rate_limit_delay(headers: Mapping[str, str], data: Any, now: float) -> float | None:
@@ -478,15 +485,15 @@ def rate_limit_delay(headers: Mapping[str, str], data: Any, now: float) -> float
     or milliseconds) and the standard ``Retry-After`` header (seconds or HTTP-date); when
     several are given, the latest wins, so we never come back sooner than any of them allows.
     Absolute times are measured against the server's Date header, so our clock's skew does not
-    matter. A time already past is no hint (the call backs off instead of retrying at once),
-    nor is one more than ``MAX_RATE_LIMIT_HINT`` away.
+    matter. A time already past is no hint (the call backs off instead of retrying at once); one
+    further than ``MAX_RATE_LIMIT_HINT`` is read as that far.
     """
     server_now = _server_now(headers, now)
-    hints = [headers.get("Retry-After")]
+    delays = [_delay_from_value(headers.get("Retry-After"), server_now, epoch=False)]
     if isinstance(data, dict):
-        hints += [data.get(name) for name in _RETRY_BODY_FIELDS]
-    delays = [d for d in (_delay_from_value(h, server_now) for h in hints) if d is not None]
-    return max(delays) if delays else None
+        delays += [_delay_from_value(data.get(name), server_now, epoch=True) for name in _RETRY_BODY_FIELDS]
+    usable = [d for d in delays if d is not None]
+    return max(usable) if usable else None
 
 
 def error_for(
@@ -522,9 +529,14 @@ def _error_of(
         "message_id": message_id,
     }
     if code == ERROR_CODE_KEY_REVOKED or http_status in (401, 403):
+        # Code 6 is the vendor's word for a key that was rotated or revoked; a bare 401 or 403
+        # cannot tell that from a key mistyped or pasted from another account.
+        why = "it has been rotated or revoked" if code == ERROR_CODE_KEY_REVOKED else (
+            "it is mistyped, or it has been rotated or revoked"
+        )
         return OctopodsAuthError(
-            f"Octopods refused the API key of connection {conn_id!r}: it has been rotated or "
-            f"revoked. Put the current WhatsApp Business API key in that connection's password",
+            f"Octopods refused the API key of connection {conn_id!r}: {why}. Put the current "
+            f"WhatsApp Business API key in that connection's password",
             **fields,
         )
     if http_status == 429:
@@ -548,18 +560,33 @@ def _oversized(http_status: int, message_id: int | None) -> OctopodsResponseErro
     )
 
 
+# What OpenSSL says when the peer answered a TLS hello in plain HTTP (1.1, 3.0 and 3.2+ words).
+_PLAIN_HTTP_PEER = re.compile(r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.I)
+_TRANSPORT_SUMMARIES = {
+    TIMEOUT: "Octopods did not answer in time",
+    UNREACHABLE: "Octopods could not be reached",
+    DROPPED: "the connection to Octopods dropped before a whole answer came",
+    TLS: "the TLS certificate of the Octopods host was not accepted",
+}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: where a request went, without its path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def transport_error(
-    kind: str, detail: str, message_id: int | None, secret: str | None = None
+    kind: str, detail: str, message_id: int | None, secret: str | None = None, *, where: str | None = None
 ) -> OctopodsConnectionError:
-    summaries = {
-        TIMEOUT: "Octopods did not answer in time",
-        UNREACHABLE: "Octopods could not be reached",
-        DROPPED: "the connection to Octopods dropped before a whole answer came",
-        TLS: "the TLS certificate of the Octopods host was not accepted",
-    }
+    """The typed error of a request that got no answer; ``where`` is the origin it went to."""
+    summary = _TRANSPORT_SUMMARIES[kind]
+    if kind == TLS and _PLAIN_HTTP_PEER.search(detail):
+        summary = "the host answered in plain HTTP where TLS was expected: does the base URL say https:// for a server that speaks http://?"
+    if where:
+        summary = f"{summary} ({where})"
     cls = OctopodsTLSError if kind == TLS else OctopodsConnectionError
-    text = _shorten(_clean(detail, secret))
-    return cls(f"{summaries[kind]}: {text}", kind=kind, message_id=message_id)
+    return cls(f"{summary}: {_shorten(_clean(detail, secret))}", kind=kind, message_id=message_id)
 
 
 # --- when to send again ---------------------------------------------------------------
@@ -590,7 +617,12 @@ class Wait:
 
 
 class StatusCall:
-    """One logical status query, across its retries."""
+    """One logical status query, across its retries.
+
+    ``deadline`` (Unix time): the wait this query serves ends then (a sensor's timeout), so a
+    429 wait that would end later is not started. ``last_error``: what the last retried try
+    met, for the drivers to count and report.
+    """
 
     def __init__(
         self,
@@ -600,13 +632,16 @@ class StatusCall:
         conn_id: str,
         policy: RetryPolicy,
         rand: Callable[[], float] = random.random,
+        deadline: float | None = None,
     ) -> None:
         self.request = request
         self.message_id = message_id
         self.conn_id = conn_id
         self.policy = policy
+        self.deadline = deadline
         self.attempts = 0
         self.rate_limited_for = 0.0
+        self.last_error: OctopodsError | None = None
         self._rand = rand
         self._secret = request.headers.get(AUTH_HEADER)
         self._last_429: OctopodsRateLimitError | None = None
@@ -631,20 +666,20 @@ class StatusCall:
 
     def fail(self, kind: str, detail: str) -> Wait:
         """Decide on a request that got no answer: wait and retry, or raise."""
-        return self._retry(transport_error(kind, detail, self.message_id, self._secret), time.time())
+        error = transport_error(kind, detail, self.message_id, self._secret, where=origin_of(self.request.url))
+        return self._retry(error, time.time())
 
     def waiting_for_rate_limit(self, seconds: float, now: float | None = None) -> None:
         """The driver is about to wait ``seconds`` because of 429s: in a sleep after this call's
         own 429, or at a gate another call's 429 closed. Every such second counts against
-        ``max_rate_limit_wait``; the wait that would pass it raises instead."""
-        if self._passes_rate_limit_wait(seconds):
-            raise self._last_429 or OctopodsRateLimitError(
-                f"Octopods rate limit: requests with this key are paused for {seconds:.1f} s more, "
-                f"past max_rate_limit_wait={self.policy.max_rate_limit_wait:g} s of connection "
-                f"{self.conn_id!r}",
-                retry_at=datetime.fromtimestamp((time.time() if now is None else now) + seconds, UTC),
-                http_status=429,
-                message_id=self.message_id,
+        ``max_rate_limit_wait``; the wait that would pass it, or the deadline, raises instead."""
+        now = time.time() if now is None else now
+        if bound := self._passed_bound(seconds, now):
+            retry_at = datetime.fromtimestamp(now + seconds, UTC)
+            raise self._given_up(
+                self._last_429 or OctopodsRateLimitError("", http_status=429, message_id=self.message_id),
+                retry_at,
+                bound,
             )
         self.rate_limited_for += seconds
 
@@ -655,21 +690,46 @@ class StatusCall:
             raise error
         wait = Wait(self.policy.backoff(self.attempts, self._rand()))
         self.attempts += 1
+        self.last_error = error
         return wait
 
     def _rate_limited(self, error: OctopodsRateLimitError, now: float) -> Wait:
         self._last_429 = error
+        self.last_error = error
         if error.retry_at is not None:
             seconds = error.retry_at.timestamp() - now + RATE_LIMIT_MARGIN
         else:  # no usable hint: back off with jitter, never straight back
             seconds = self.policy.backoff(self.attempts, self._rand())
             self.attempts += 1
-        if self._passes_rate_limit_wait(seconds):
-            raise error
+        if bound := self._passed_bound(seconds, now):
+            raise self._given_up(error, error.retry_at, bound)
         return Wait(seconds, rate_limited=True)
 
-    def _passes_rate_limit_wait(self, seconds: float) -> bool:
-        return self.rate_limited_for + seconds > self.policy.max_rate_limit_wait
+    def _passed_bound(self, seconds: float, now: float) -> str | None:
+        """Which bound a wait of ``seconds`` from ``now`` would pass, in words, or None."""
+        if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
+            return (
+                f"past max_rate_limit_wait={self.policy.max_rate_limit_wait:g} s of connection "
+                f"{self.conn_id!r} (waited {self.rate_limited_for:.0f} s so far)"
+            )
+        if self.deadline is not None and now + seconds > self.deadline:
+            return f"after this wait's deadline, {datetime.fromtimestamp(self.deadline, UTC):%H:%M:%S} UTC"
+        return None
+
+    @staticmethod
+    def _given_up(
+        error: OctopodsRateLimitError, retry_at: datetime | None, bound: str
+    ) -> OctopodsRateLimitError:
+        when = f"at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at is not None else "only after a back-off"
+        fields = {k: v for k, v in error.to_dict().items() if k in _ERROR_FIELDS}
+        return OctopodsRateLimitError(
+            f"Octopods rate limit (HTTP 429): the next request is allowed {when}, {bound}; not waiting",
+            retry_at=retry_at,
+            **fields,
+        )
+
+
+_ERROR_FIELDS = ("http_status", "error_code", "error", "request_id", "message_id")
 
 
 def probe_outcome(

@@ -70,11 +70,14 @@ class OctopodsSettings:
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_retries=self.max_retries, max_rate_limit_wait=self.max_rate_limit_wait)
 
-    def status_call(self, message: object) -> StatusCall:
-        """A status query for ``message``, checked (id, or URL on this base) before anything is sent."""
+    def status_call(self, message: object, deadline: float | None = None) -> StatusCall:
+        """A status query for ``message``, checked (id, or URL on this base) before anything is
+        sent; ``deadline`` (Unix time): no 429 wait that would end later is started."""
         message_id = protocol.message_id_of(message, self.base_url)
         request = protocol.build_request(protocol.status_url(self.base_url, message_id), self.api_key)
-        return StatusCall(request, message_id=message_id, conn_id=self.conn_id, policy=self.retry_policy)
+        return StatusCall(
+            request, message_id=message_id, conn_id=self.conn_id, policy=self.retry_policy, deadline=deadline
+        )
 
     def probe_request(self) -> Request:
         return protocol.build_request(protocol.probe_url(self.base_url), self.api_key)

@@ -249,8 +249,6 @@ def test_rate_limit_delay_measures_against_the_server_clock() -> None:
         ({"retry_after": float("inf")}, {"Retry-After": "NaN"}),
         ({"retry_after": 10**400}, {}),  # too large for a float
         ({"retry_at": "9" * 5000}, {}),  # past Python's int digit limit
-        ({"retry_at": 1e300}, {"Retry-After": "1e308"}),
-        ({"retry_after": 365 * 24 * 3600}, {}),  # absurdly far
         ({"retry_at": "9999-12-31T23:59:59-23:59"}, {}),  # overflows when made UTC
         ({"retry_at": True, "reset_at": [1], "retry_after": {"s": 1}}, {}),
         ({}, {"Retry-After": "Mon, 01 Jan 99999 00:00:00 GMT", "Date": "Mon, 01 Jan 99999 00:00:00 GMT"}),
@@ -260,9 +258,33 @@ def test_rate_limit_delay_without_a_usable_hint(body: dict[str, object], headers
     assert protocol.rate_limit_delay(headers, body, NOW) is None
 
 
-def _call(policy: RetryPolicy | None = None) -> StatusCall:
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"retry_at": 1e300}, {"Retry-After": "1e308"}),
+        ({"retry_after": 365 * 24 * 3600}, {}),
+        ({}, {"Retry-After": "999999999999"}),  # seconds, as RFC 9110 has it: 31,000 years
+    ],
+)
+def test_a_hint_absurdly_far_is_read_as_the_longest_hint(
+    body: dict[str, object], headers: dict[str, str]
+) -> None:
+    assert protocol.rate_limit_delay(headers, body, NOW) == protocol.MAX_RATE_LIMIT_HINT
+
+
+def test_retry_after_header_is_seconds_even_past_the_epoch_threshold() -> None:
+    # In the body a number that large is a Unix time (here, one already past); in the header
+    # it never is.
+    past = str(NOW - 100_000_000)
+    assert protocol.rate_limit_delay({"Retry-After": past}, {}, NOW) == protocol.MAX_RATE_LIMIT_HINT
+    assert protocol.rate_limit_delay({}, {"retry_at": past}, NOW) is None
+
+
+def _call(policy: RetryPolicy | None = None, deadline: float | None = None) -> StatusCall:
     request = protocol.build_request(protocol.status_url(BASE, 7), "k")
-    return StatusCall(request, message_id=7, conn_id="c", policy=policy or RetryPolicy(), rand=lambda: 1.0)
+    return StatusCall(
+        request, message_id=7, conn_id="c", policy=policy or RetryPolicy(), rand=lambda: 1.0, deadline=deadline
+    )
 
 
 def test_retries_are_bounded_and_back_off_exponentially() -> None:
@@ -323,6 +345,54 @@ def test_a_past_retry_time_backs_off_with_jitter_instead_of_retrying_at_once() -
     waits = [call.receive(429, {}, past, now=NOW) for _ in range(3)]
     # Equal jitter over 0.5, 1, 2 s: half fixed, half drawn; never the 50 ms margin alone.
     assert waits == [Wait(0.25, True), Wait(1.0, True), Wait(1.5, True)]
+
+
+def test_a_429_whose_retry_time_passes_the_bound_ends_the_request_at_once() -> None:
+    body = json.dumps({"retry_at": NOW + 3600}).encode()
+    with pytest.raises(OctopodsRateLimitError) as info:
+        _call(RetryPolicy(max_rate_limit_wait=300.0)).receive(429, {}, body, now=NOW)
+    assert info.value.retry_at == datetime.fromtimestamp(NOW + 3600, UTC)
+    assert "max_rate_limit_wait=300 s of connection 'c'" in str(info.value)
+    assert "not waiting" in str(info.value)
+
+
+def test_a_429_wait_past_the_deadline_is_not_started() -> None:
+    call = _call(RetryPolicy(max_rate_limit_wait=300.0), deadline=NOW + 5)
+    with pytest.raises(OctopodsRateLimitError) as info:
+        call.receive(429, {}, json.dumps({"retry_at": NOW + 10}).encode(), now=NOW)
+    assert "deadline" in str(info.value)
+    with pytest.raises(OctopodsRateLimitError):  # at a gate another call closed, likewise
+        call.waiting_for_rate_limit(6.0, now=NOW)
+    call.waiting_for_rate_limit(4.0, now=NOW)  # one that ends in time is waited
+
+
+def test_a_retried_failure_is_kept_for_the_driver_to_report() -> None:
+    call = _call(RetryPolicy(max_retries=2))
+    assert call.last_error is None
+    call.receive(503, {}, b"busy", now=NOW)
+    assert isinstance(call.last_error, OctopodsServerError)
+    call.fail(protocol.UNREACHABLE, "[Errno 111] Connection refused")
+    assert isinstance(call.last_error, OctopodsConnectionError)
+    assert f"({BASE})" in str(call.last_error)  # where it went, in the connection's own terms
+
+
+def test_tls_to_a_plain_http_server_says_so() -> None:
+    for detail in ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "[SSL] record layer failure"):
+        error = protocol.transport_error(protocol.TLS, detail, 7)
+        assert "plain HTTP" in str(error) and "https://" in str(error)
+    assert "plain HTTP" not in str(protocol.transport_error(protocol.TLS, "certificate verify failed", 7))
+
+
+def test_a_long_text_is_cut_after_a_whole_word() -> None:
+    text = "word " * 100
+    error = protocol.transport_error(protocol.DROPPED, text, 7)
+    assert error.summary.endswith(" word...")
+
+
+def test_401_says_the_key_was_refused_whatever_the_reason() -> None:
+    text = str(_error(401, b'{"error": "Invalid API key."}'))
+    assert "mistyped" in text and "rotated or revoked" in text
+    assert "mistyped" not in str(_error(400, json.dumps({"error_code": 6}).encode()))
 
 
 def test_429_without_a_hint_backs_off() -> None:
