@@ -7,12 +7,14 @@ nothing changes, and after ``delivered`` a wait for ``read`` backs off much furt
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, MessageStatus, Outcome, outcome, rank
+from airflow_provider_octopods.telemetry import describe_errors
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class BatchWatch:
         self.failed: dict[int, dict[str, Any]] = {}
         self.fetched_at: dict[int, float] = {}
         self.settled_since_save: list[int] = []
+        # Pending messages whose last poll failed (a retry later): what a timeout reports.
+        self.last_errors: dict[int, OctopodsError] = {}
         self._unknown_seen: set[str] = set()
 
     @property
@@ -136,6 +140,7 @@ class BatchWatch:
     def _settle(self, message_id: int, entry: dict[str, Any], result: Outcome, now: float) -> None:
         (self.met if result is Outcome.MET else self.failed)[message_id] = entry
         self.fetched_at[message_id] = now
+        self.last_errors.pop(message_id, None)
         self.settled_since_save.append(message_id)
         del self.pending[message_id]
 
@@ -145,6 +150,7 @@ class BatchWatch:
             self._settle(status.message_id, status.to_dict(), result, now)
             return result
         entry = self.pending[status.message_id]
+        self.last_errors.pop(status.message_id, None)
         interval = entry[1]
         if self.target == READ and rank(status.status) >= rank(DELIVERED):
             # Only `read` can follow, and only with read receipts on: spend little on it.
@@ -163,6 +169,7 @@ class BatchWatch:
         else:
             entry = self.pending[message_id]
             entry[0], entry[1] = self._clipped(now, now + entry[1]), self.policy.grow(entry[1])
+            self.last_errors[message_id] = error
         return action
 
     def restore_settled(self, entry: dict[str, Any], fetched_at: float) -> None:
@@ -183,6 +190,25 @@ class BatchWatch:
         interval = self.policy.current_interval(now - self.started_at)
         for entry in self.pending.values():
             entry[0], entry[1] = now, interval
+
+    def never_polled(self) -> int:
+        """Pending messages no poll has answered or failed for yet."""
+        return sum(1 for m, entry in self.pending.items() if entry[2] is None and m not in self.last_errors)
+
+    def pending_text(self) -> str:
+        """The pending messages by what is known of them: never polled, last poll failed (the
+        most frequent kinds, a sample each), or polled and still short of the target."""
+        never, failing = self.never_polled(), len(self.last_errors)
+        parts = [f"{never:,} never polled"] if never else []
+        if failing:
+            kinds: Counter[str] = Counter(type(e).__name__ for e in self.last_errors.values())
+            samples = {type(e).__name__: str(e)[:MAX_REASON_CHARS] for e in self.last_errors.values()}
+            parts.append(f"{failing:,} whose last poll failed: {describe_errors(kinds, samples)}")
+        if waiting := len(self.pending) - never - failing:
+            last = Counter(entry[2] for entry in self.pending.values() if entry[2] is not None)
+            shown = ", ".join(f"{n:,} {status!r}" for status, n in last.most_common(3))
+            parts.append(f"{waiting:,} polled and not yet {self.target!r} (last seen: {shown})")
+        return "; ".join(parts)
 
     def is_new_unknown(self, status: MessageStatus) -> bool:
         """True the first time an undocumented status value shows: log it once, not per poll."""

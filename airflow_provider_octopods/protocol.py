@@ -531,8 +531,10 @@ def _error_of(
     if code == ERROR_CODE_KEY_REVOKED or http_status in (401, 403):
         # Code 6 is the vendor's word for a key that was rotated or revoked; a bare 401 or 403
         # cannot tell that from a key mistyped or pasted from another account.
-        why = "it has been rotated or revoked" if code == ERROR_CODE_KEY_REVOKED else (
-            "it is mistyped, or it has been rotated or revoked"
+        why = (
+            "it has been rotated or revoked"
+            if code == ERROR_CODE_KEY_REVOKED
+            else ("it is mistyped, or it has been rotated or revoked")
         )
         return OctopodsAuthError(
             f"Octopods refused the API key of connection {conn_id!r}: {why}. Put the current "
@@ -561,7 +563,9 @@ def _oversized(http_status: int, message_id: int | None) -> OctopodsResponseErro
 
 
 # What OpenSSL says when the peer answered a TLS hello in plain HTTP (1.1, 3.0 and 3.2+ words).
-_PLAIN_HTTP_PEER = re.compile(r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.I)
+_PLAIN_HTTP_PEER = re.compile(
+    r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.IGNORECASE
+)
 _TRANSPORT_SUMMARIES = {
     TIMEOUT: "Octopods did not answer in time",
     UNREACHABLE: "Octopods could not be reached",
@@ -582,7 +586,10 @@ def transport_error(
     """The typed error of a request that got no answer; ``where`` is the origin it went to."""
     summary = _TRANSPORT_SUMMARIES[kind]
     if kind == TLS and _PLAIN_HTTP_PEER.search(detail):
-        summary = "the host answered in plain HTTP where TLS was expected: does the base URL say https:// for a server that speaks http://?"
+        summary = (
+            "the host answered in plain HTTP where TLS was expected: does the base URL say "
+            "https:// for a server that speaks http://?"
+        )
     if where:
         summary = f"{summary} ({where})"
     cls = OctopodsTLSError if kind == TLS else OctopodsConnectionError
@@ -666,7 +673,8 @@ class StatusCall:
 
     def fail(self, kind: str, detail: str) -> Wait:
         """Decide on a request that got no answer: wait and retry, or raise."""
-        error = transport_error(kind, detail, self.message_id, self._secret, where=origin_of(self.request.url))
+        where = origin_of(self.request.url)
+        error = transport_error(kind, detail, self.message_id, self._secret, where=where)
         return self._retry(error, time.time())
 
     def waiting_for_rate_limit(self, seconds: float, now: float | None = None) -> None:

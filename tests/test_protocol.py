@@ -283,7 +283,12 @@ def test_retry_after_header_is_seconds_even_past_the_epoch_threshold() -> None:
 def _call(policy: RetryPolicy | None = None, deadline: float | None = None) -> StatusCall:
     request = protocol.build_request(protocol.status_url(BASE, 7), "k")
     return StatusCall(
-        request, message_id=7, conn_id="c", policy=policy or RetryPolicy(), rand=lambda: 1.0, deadline=deadline
+        request,
+        message_id=7,
+        conn_id="c",
+        policy=policy or RetryPolicy(),
+        rand=lambda: 1.0,
+        deadline=deadline,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import tempfile
@@ -19,6 +20,7 @@ from airflow_provider_octopods.clients.pacing import Publish, RequestGate, Reser
 from airflow_provider_octopods.clients.redis_budget import RedisAddress, budget_keys
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.emulator import Emulator
+from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from integration.deployment import RedisServer, free_port
 from tests.conftest import settings_for
@@ -160,18 +162,36 @@ def test_the_hook_reads_the_redis_connection_named_in_the_extra(
     assert asyncio.run(OctopodsHook().aget_budget_store()) == RedisAddress("127.0.0.1", store.port, db=3)
 
 
-def test_a_missing_redis_connection_is_a_warning_not_a_failure(
-    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, caplog: pytest.LogCaptureFixture
+def test_a_shared_budget_that_cannot_work_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator
 ) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(rate_limit_redis_conn_id="nowhere")
     )
     [message] = emulator.add_messages(deliver_after=0)
-    with caplog.at_level(logging.WARNING):
-        hook = OctopodsHook()
-        assert hook.get_message_status(message).status == "delivered"
-    assert hook.get_budget_store() is None
-    assert any("'nowhere' names no connection" in r.getMessage() for r in caplog.records)
+    with pytest.raises(OctopodsConfigError, match="'nowhere' names no connection"):
+        OctopodsHook().get_message_status(message)
+    with pytest.raises(OctopodsConfigError):
+        asyncio.run(OctopodsHook().aget_budget_store())
+    ok, text = OctopodsHook().test_connection()  # the Test button says so too
+    assert not ok and "'nowhere' names no connection" in text
+    assert emulator.requests() == []
+
+
+def test_a_shared_budget_without_the_redis_package_is_refused(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, store: RedisAddress
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(rate_limit_redis_conn_id="budget")
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_BUDGET", json.dumps({"conn_type": "redis", "host": "127.0.0.1"}))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(  # an install without the extra: the one branch no real server reaches
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real_find_spec(name, *a)
+    )
+    with pytest.raises(OctopodsConfigError, match=r"pip install 'airflow-provider-octopods\[redis\]'"):
+        OctopodsHook().get_budget_store()
+    assert not OctopodsHook().test_connection()[0]
 
 
 # The gate's decisions with a store, on a virtual clock: what it asks the store and when.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,6 +23,7 @@ from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_a
 from airflow_provider_octopods.protocol import Request, StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
+from airflow_provider_octopods.telemetry import Tally
 
 DEFAULT_MAX_CONCURRENCY = 50
 # A path of these needs no encoding or normalising (no dot segments): ids and the fixed
@@ -98,8 +100,7 @@ class AsyncOctopodsClient:
         self.rate = None if rate == float("inf") else rate
         self.budget_store = budget_store
         self._gate: RequestGate | None = None
-        self.requests_sent = 0
-        self.rate_limited = 0
+        self.tally = Tally(settings.conn_id)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
@@ -136,6 +137,7 @@ class AsyncOctopodsClient:
             self._session = None
         if self._gate is not None and self._gate.store is not None:
             await self._gate.store.arelease()
+        self.tally.flush()
 
     def _url(self, url: str) -> URL:
         """``url`` for aiohttp. A URL the protocol built (the base URL and a path of plain
@@ -150,39 +152,51 @@ class AsyncOctopodsClient:
         """``request``, sent when entered: ``async with self._slots, self._get(request)``."""
         if self._session is None:
             raise RuntimeError("use the client inside 'async with'")
-        self.requests_sent += 1
+        self.tally.request()
         # Redirects are not followed: the key header would go wherever they point.
         return self._session.get(
             self._url(request.url), headers=request.headers, allow_redirects=False, proxy=self._proxy
         )
 
     async def _run(self, call: StatusCall) -> MessageStatus:
-        while True:
-            # Time held at the gate by a 429, this call's or another's, counts against its limit.
-            await self.gate.enter(call.waiting_for_rate_limit)
-            try:
-                # The request in this frame, not a helper coroutine's: a bulk fetch resumes the
-                # frames it waits in once per answer, and each one more costs CPU.
-                async with self._slots, self._get(call.request) as response:
-                    answer = await _answer(response)
-                step: MessageStatus | Wait = call.receive(*answer)
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                step = call.fail(_failure_kind(exc), str(exc) or type(exc).__name__)
-            if isinstance(step, MessageStatus):
-                return step
-            if step.rate_limited:
-                # The gate holds this request, and every other one, until the retry time.
-                self.rate_limited += 1
-                self.gate.pause(step.seconds)
-            else:
-                await asyncio.sleep(step.seconds)
+        tally = self.tally
+        try:
+            while True:
+                # Time held at the gate by a 429, this call's or another's, counts against its limit.
+                entered = time.monotonic()
+                await self.gate.enter(call.waiting_for_rate_limit)
+                tally.budget_wait += time.monotonic() - entered
+                try:
+                    # The request in this frame, not a helper coroutine's: a bulk fetch resumes the
+                    # frames it waits in once per answer, and each one more costs CPU.
+                    async with self._slots, self._get(call.request) as response:
+                        answer = await _answer(response)
+                    step: MessageStatus | Wait = call.receive(*answer)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    step = call.fail(_failure_kind(exc), str(exc) or type(exc).__name__)
+                if isinstance(step, MessageStatus):
+                    tally.statuses += 1
+                    return step
+                tally.retrying(call.last_error)  # type: ignore[arg-type]
+                if step.rate_limited:
+                    # The gate holds this request, and every other one, until the retry time.
+                    self.gate.pause(step.seconds)
+                else:
+                    await asyncio.sleep(step.seconds)
+        except OctopodsError as exc:
+            tally.failed(exc)
+            raise
 
-    async def get_message_status(self, message: object) -> MessageStatus:
-        """The current status of one message: an id, digits, or its ``message_status_url``."""
-        return await self._run(self.settings.status_call(message))
+    async def get_message_status(self, message: object, deadline: float | None = None) -> MessageStatus:
+        """The current status of one message: an id, digits, or its ``message_status_url``;
+        ``deadline`` (Unix time): no 429 wait that would end later is started."""
+        return await self._run(self.settings.status_call(message, deadline))
 
     async def for_each_status(
-        self, messages: Iterable[object], handle: Callable[[StatusResult], Awaitable[None] | None]
+        self,
+        messages: Iterable[object],
+        handle: Callable[[StatusResult], Awaitable[None] | None],
+        deadline: float | None = None,
     ) -> None:
         """Fetch many statuses, ``max_concurrency`` at a time, handing each to ``handle`` as it
         completes; an awaitable ``handle`` returns is awaited before that worker goes on.
@@ -190,14 +204,16 @@ class AsyncOctopodsClient:
         The input is read lazily, so a million ids never become a million pending tasks.
         Per-message errors (not found, retries spent, invalid id) are handed over, not raised;
         an error that ends any wait (``errors.error_action``: a refused key or certificate) is
-        raised at once, since no other request can succeed.
+        raised at once, since no other request can succeed. ``deadline`` as for
+        ``get_message_status``.
         """
         pending = iter(messages)
 
         async def worker() -> None:
             for message in pending:  # shared iterator: each item is taken by exactly one worker
                 try:
-                    result = StatusResult(message, status=await self._run(self.settings.status_call(message)))
+                    status = await self._run(self.settings.status_call(message, deadline))
+                    result = StatusResult(message, status=status)
                 except OctopodsError as exc:
                     if error_action(exc) is ErrorAction.END_WAIT:
                         raise
@@ -213,7 +229,9 @@ class AsyncOctopodsClient:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def iter_message_statuses(self, messages: Iterable[object]) -> AsyncGenerator[StatusResult]:
+    async def iter_message_statuses(
+        self, messages: Iterable[object], deadline: float | None = None
+    ) -> AsyncGenerator[StatusResult]:
         """``for_each_status`` as an async generator: each result as it completes."""
         results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
             maxsize=2 * self.max_concurrency
@@ -227,7 +245,7 @@ class AsyncOctopodsClient:
 
         async def fetch() -> None:
             try:
-                await self.for_each_status(messages, handle)
+                await self.for_each_status(messages, handle, deadline)
             except Exception as exc:  # a refused key, or a bug: the consumer re-raises it
                 await results.put(exc)
             else:

@@ -9,6 +9,8 @@ holds a hash of the API key, never the key.
 
 If Redis cannot be reached, one warning per outage, and the answer ``None``: the process keeps
 to its own gate alone, and tries Redis again after ``RETRY_SECONDS``. A task never fails for it.
+A shared budget that can never work (no such connection, no ``redis`` package) is refused by
+the hook at task start instead (``OctopodsConfigError``).
 """
 
 from __future__ import annotations
@@ -148,9 +150,9 @@ REACHABILITY = _Reachability()
 try:  # the optional extra ``redis``
     from redis import RedisError
 
-    _UNUSABLE: tuple[type[BaseException], ...] = (RedisError, OSError, ImportError)
-except ImportError:  # pragma: no cover - the extra is installed wherever the tests run
-    _UNUSABLE = (OSError, ImportError)
+    _UNUSABLE: tuple[type[BaseException], ...] = (RedisError, OSError)
+except ImportError:  # the hook refuses a shared budget without the package before any request
+    _UNUSABLE = (OSError,)
 
 
 class RedisBudget:

@@ -13,9 +13,11 @@ from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_blocking_gate
 from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
+from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.protocol import StatusCall, Wait
 from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
+from airflow_provider_octopods.telemetry import Tally
 
 
 def _failure_kind(exc: requests.RequestException) -> str:
@@ -28,6 +30,20 @@ def _failure_kind(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError):
         return protocol.UNREACHABLE
     return protocol.DROPPED
+
+
+def _detail(exc: requests.RequestException) -> str:
+    """What went wrong, in the socket's own words where there are some: requests wraps an
+    ``[Errno 111] Connection refused`` in two hundred characters of pool and object reprs."""
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, OSError) and cause.strerror and not isinstance(cause, requests.RequestException):
+            return f"[Errno {cause.errno}] {cause.strerror}" if cause.errno else cause.strerror
+        reason = getattr(cause.args[0], "reason", None) if cause.args else None
+        cause = reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        seen += 1
+    return str(exc)
 
 
 class OctopodsClient:
@@ -48,7 +64,7 @@ class OctopodsClient:
         rate = settings.requests_per_second
         key = gate_key(settings.base_url, settings.api_key, rate, budget_store)
         self.gate = gate or shared_blocking_gate(key, rate, store_at(budget_store, settings))
-        self.requests_sent = 0
+        self.tally = Tally(settings.conn_id)
         self._session = requests.Session()
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, DeadlineAdapter())
@@ -67,6 +83,7 @@ class OctopodsClient:
 
     def close(self) -> None:
         self._session.close()
+        self.tally.flush()
 
     def _send(
         self, request: protocol.Request
@@ -95,30 +112,40 @@ class OctopodsClient:
             return response.status_code, response.headers, bytes(body)
 
     def _run(self, call: StatusCall) -> MessageStatus:
-        while True:
-            # Time held at the gate by a 429, this call's or another's, counts against its limit.
-            self.gate.enter_blocking(self._sleep, call.waiting_for_rate_limit)
-            self.requests_sent += 1
-            try:
-                step: MessageStatus | Wait = call.receive(*self._send(call.request))
-            except requests.RequestException as exc:
-                step = call.fail(_failure_kind(exc), str(exc))
-            if isinstance(step, MessageStatus):
-                return step
-            if step.rate_limited:
-                self.gate.pause(step.seconds)  # the gate holds this request and every other one
-            else:
-                self._sleep(step.seconds)
+        tally = self.tally
+        try:
+            while True:
+                # Time held at the gate by a 429, this call's or another's, counts against its limit.
+                entered = time.monotonic()
+                self.gate.enter_blocking(self._sleep, call.waiting_for_rate_limit)
+                tally.budget_wait += time.monotonic() - entered
+                tally.request()
+                try:
+                    step: MessageStatus | Wait = call.receive(*self._send(call.request))
+                except requests.RequestException as exc:
+                    step = call.fail(_failure_kind(exc), _detail(exc))
+                if isinstance(step, MessageStatus):
+                    tally.statuses += 1
+                    return step
+                tally.retrying(call.last_error)  # type: ignore[arg-type]
+                if step.rate_limited:
+                    self.gate.pause(step.seconds)  # the gate holds this request and every other one
+                else:
+                    self._sleep(step.seconds)
+        except OctopodsError as exc:
+            tally.failed(exc)
+            raise
 
-    def get_message_status(self, message: object) -> MessageStatus:
-        """The current status of one message: an id, digits, or its ``message_status_url``."""
-        return self._run(self.settings.status_call(message))
+    def get_message_status(self, message: object, deadline: float | None = None) -> MessageStatus:
+        """The current status of one message: an id, digits, or its ``message_status_url``;
+        ``deadline`` (Unix time): no 429 wait that would end later is started."""
+        return self._run(self.settings.status_call(message, deadline))
 
     def probe(self) -> tuple[bool, str]:
         """One request to the status path with no id; see ``protocol.probe_outcome``."""
         try:
             answer = self._send(self.settings.probe_request())
         except requests.RequestException as exc:
-            error = protocol.transport_error(_failure_kind(exc), str(exc), None, self.settings.api_key)
+            error = protocol.transport_error(_failure_kind(exc), _detail(exc), None, self.settings.api_key)
             return False, f"{error} ({self.settings.route()})"
         return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)

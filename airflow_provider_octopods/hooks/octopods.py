@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing, asynccontextmanager
@@ -10,6 +11,7 @@ from typing import Any
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_octopods.clients.async_client import (
@@ -75,44 +77,55 @@ class OctopodsHook(BaseHook):
             self._settings = await asyncio.to_thread(self._settings_from, conn.host, conn.password, extra)
         return self._settings
 
-    def _budget_store_from(self, redis_conn_id: str, conn: Any, extra: dict[str, Any]) -> RedisAddress | None:
-        if conn is None:
-            log.warning(
-                "Connection %r: its rate_limit_redis_conn_id %r names no connection; this process "
-                "keeps to its own rate budget only",
-                self.octopods_conn_id,
-                redis_conn_id,
-            )
-            return None
+    def _budget_store_from(self, redis_conn_id: str, conn: Any, extra: dict[str, Any]) -> RedisAddress:
         if conn.password:
             mask_secret(conn.password)
         return RedisAddress.from_connection(conn.host, conn.port, conn.login, conn.password, extra)
 
+    def _unusable_budget(self, redis_conn_id: str, why: str) -> OctopodsConfigError:
+        return OctopodsConfigError(
+            f"Connection {self.octopods_conn_id!r}: its rate_limit_redis_conn_id {redis_conn_id!r} "
+            f"{why}. Every process would keep to its own budget and together pass the key's rate "
+            f"limit: fix it, or empty rate_limit_redis_conn_id to keep a budget per process"
+        )
+
+    def _shared_budget_id(self, settings: OctopodsSettings) -> str | None:
+        """The Redis connection id of the shared budget, once the ``redis`` package is there."""
+        redis_conn_id = settings.rate_limit_redis_conn_id
+        if redis_conn_id is not None and importlib.util.find_spec("redis") is None:
+            raise self._unusable_budget(
+                redis_conn_id,
+                "needs the redis package, which is not installed here: pip install "
+                "'airflow-provider-octopods[redis]' wherever tasks and triggers run",
+            )
+        return redis_conn_id
+
     def get_budget_store(self) -> RedisAddress | None:
-        """Where the rate budget shared across processes lives (``rate_limit_redis_conn_id``), if set."""
+        """Where the rate budget shared across processes lives (``rate_limit_redis_conn_id``), if
+        set; ``OctopodsConfigError`` when it is set but cannot be used (no such connection, no
+        ``redis`` package). Redis being down is not an error: see ``redis_budget``."""
         if self._budget_store is _UNREAD:
-            redis_conn_id = self.get_settings().rate_limit_redis_conn_id
+            redis_conn_id = self._shared_budget_id(self.get_settings())
             self._budget_store = None
             if redis_conn_id is not None:
                 try:
                     conn = self.get_connection(redis_conn_id)
-                except Exception:  # not found: _budget_store_from says so; never fail a task for it
-                    conn = None
-                extra = conn.extra_dejson if conn is not None else {}
-                self._budget_store = self._budget_store_from(redis_conn_id, conn, extra)
+                except AirflowNotFoundException:
+                    raise self._unusable_budget(redis_conn_id, "names no connection") from None
+                self._budget_store = self._budget_store_from(redis_conn_id, conn, conn.extra_dejson)
         return self._budget_store  # type: ignore[return-value]
 
     async def aget_budget_store(self) -> RedisAddress | None:
         """Like ``get_budget_store``, inside an event loop."""
         if self._budget_store is _UNREAD:
-            redis_conn_id = (await self.aget_settings()).rate_limit_redis_conn_id
+            redis_conn_id = self._shared_budget_id(await self.aget_settings())
             store = None
             if redis_conn_id is not None:
                 try:
                     conn = await get_async_connection(redis_conn_id, hook=self)
-                except Exception:  # not found: _budget_store_from says so; never fail a task for it
-                    conn = None
-                extra = await get_async_extra_dejson(conn) if conn is not None else {}
+                except AirflowNotFoundException:
+                    raise self._unusable_budget(redis_conn_id, "names no connection") from None
+                extra = await get_async_extra_dejson(conn)
                 # mask_secret may tell the supervisor synchronously: keep it off the event loop.
                 store = await asyncio.to_thread(self._budget_store_from, redis_conn_id, conn, extra)
             self._budget_store = store
@@ -174,6 +187,7 @@ class OctopodsHook(BaseHook):
         """
         try:
             settings = self.get_settings()
+            self.get_budget_store()
         except OctopodsConfigError as exc:
             return False, str(exc)
         with OctopodsClient(settings) as client:

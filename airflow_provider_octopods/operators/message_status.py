@@ -16,17 +16,21 @@ import pyarrow.dataset as ds
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_octopods.errors import InvalidMessageReference
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.rendered import as_list
+from airflow_provider_octopods.reporting import duration, least_time
 from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
 from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into, heap_frozen
+from airflow_provider_octopods.snapshot.preflight import probe_writable
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
 from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
+from airflow_provider_octopods.telemetry import Tally, describe_errors, emit_count
 
 DEFAULT_MAX_CONCURRENCY = 100
 
@@ -43,7 +47,8 @@ class MessageStatusToParquetOperator(BaseOperator):
 
     :param message_ids: ids or ``message_status_url``s (templated; an XCom list works too).
     :param message_ids_path: instead, a Parquet or CSV file (any ObjectStoragePath URI) with a
-        ``message_id`` column.
+        ``message_id`` column; a CSV file's name ends in ``.csv`` or ``.csv.gz`` and it has a
+        header row (see ``snapshot.inputs.read_refs``).
     :param output_path: the partition to write (templated; local path or any ObjectStoragePath
         URI). The file is ``part-<map index>.parquet``; a run owns its partition: a retry or
         a re-run of the same logical date replaces it, with any number of mapped instances,
@@ -54,7 +59,8 @@ class MessageStatusToParquetOperator(BaseOperator):
     :param max_concurrency: requests in flight at most.
     :param strict: fail before any request if an input is not a message id at all.
     :param max_error_ratio: fail (after writing the file) when more than this share of the
-        rows are errors (not found, retries spent).
+        rows are errors (not found, retries spent) or of the inputs are not message ids, the
+        two counted together; the failure names each kind of error with a sample.
     :param previous_snapshot_path: a previous snapshot (file or directory, templated): its
         rows are carried forward without a request unless ``refresh_policy`` makes them due:
         ``read`` and ``failed`` never are, ``sent`` and ``delivered`` as the message ages.
@@ -137,13 +143,23 @@ class MessageStatusToParquetOperator(BaseOperator):
             )
         self.checkpoint_rows = checkpoint_rows
         self.checkpoint_seconds = checkpoint_seconds
+        self._fetching: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._killed = False
 
     def _inputs(self, base_url: str) -> inputs.MessageInputs:
         if self.message_ids_path is not None:
             source = ObjectStoragePath(self.message_ids_path)
             with source.open("rb") as stream:  # type: ignore[no-untyped-call]
-                return inputs.collect(inputs.read_refs(stream, source.name), base_url)
-        return inputs.collect(as_list(self.message_ids, "message_ids"), base_url)
+                given = inputs.collect(inputs.read_refs(stream, str(source)), base_url)
+        else:
+            given = inputs.collect(as_list(self.message_ids, "message_ids"), base_url)
+        if given.invalid:
+            samples = ", ".join(given.invalid_samples)
+            text = f"{given.invalid} of {given.received} input(s) are not message ids, e.g. {samples}"
+            if self.strict:
+                raise InvalidMessageReference(f"{text}; nothing was fetched (strict=True)")
+            self.log.warning("%s; they get no row and count as errors towards max_error_ratio", text)
+        return given
 
     def _previous_path(self, context: Any) -> str | None:
         if self.full_refresh:
@@ -173,63 +189,33 @@ class MessageStatusToParquetOperator(BaseOperator):
         started = time.monotonic()
         hook = OctopodsHook(octopods_conn_id=self.octopods_conn_id)
         settings = hook.get_settings()
+        hook.get_budget_store()  # a shared budget that cannot work fails here, not after hours
         given = self._inputs(settings.base_url)
-        if given.invalid:
-            text = f"{given.invalid} input(s) are not message ids, e.g. {', '.join(given.invalid_samples)}"
-            if self.strict:
-                raise AirflowFailException(f"{text}; nothing was fetched (strict=True)")
-            self.log.warning("%s; they get no row", text)
-        index = max(context["ti"].map_index, 0)
-        shards = self._instances(context["ti"])
+        index, shards = max(context["ti"].map_index, 0), self._instances(context["ti"])
         folder = ObjectStoragePath(self.output_path)
-        target = folder / partition.part_name(index)
         self._check_root(folder)
-        carried = self._carried_forward(given.ids, self._previous_path(context))
-        to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
-        rate = (self.max_requests_per_second or settings.requests_per_second) / shards
-        summary: dict[str, Any] = {
-            "output_paths": [],
-            "inputs": given.received,
-            "duplicates": given.duplicates,
-        }
+        summary: dict[str, Any] = {"output_paths": [], "inputs": given.received}
+        summary.update(duplicates=given.duplicates)
         summary.update(invalid_inputs=given.invalid, invalid_samples=given.invalid_samples)
         self._lineage = (settings.base_url, summary)  # the summary's output_paths, once written
         if len(given.ids) == 0 and not self.write_empty_file:
             self.log.info("No message ids: nothing written (write_empty_file=False)")
             self._remove_stale(folder, index, shards, wrote=False)
+            self._check_error_ratio(given, FetchCounts(), 0, None, None)
             return {**summary, "rows": 0, "seconds": round(time.monotonic() - started, 3)}
-
         buffer = RowBuffer(self.timestamp_unit)
         progress = self._progress(context, buffer.schema)
+        probe_writable(folder, "output_path")
+        probe_writable(progress.folder, "progress_path (fetched rows wait there for the part)")
+        carried = self._carried_forward(given.ids, self._previous_path(context))
+        to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
+        rate = (self.max_requests_per_second or settings.requests_per_second) / shards
         resumed = np.intersect1d(progress.done_ids(), to_fetch)
-        self.log.info(
-            "Snapshot of %d message(s) (%d carried forward, %d fetched by earlier tries) to %s "
-            "at %.1f requests/s",
-            len(given.ids),
-            len(given.ids) - len(to_fetch),
-            len(resumed),
-            target,
-            rate,
-        )
-        with heap_frozen():
-            requests, rate_limited = asyncio.run(
-                self._fetch(hook, np.setdiff1d(to_fetch, resumed), progress, buffer, rate)
-            )
-        if left := partition.clear_leftovers(folder.fs, folder.path, index):
-            self.log.warning("Removed what earlier, killed tries of this part left: %s", left)
-        counts = FetchCounts()
-        with SnapshotWriter(
-            target, buffer.schema, compression=self.compression, row_group_rows=self.row_group_rows
-        ) as writer:
-            carried_batches = [] if carried is None else carried.to_batches(max_chunksize=self.row_group_rows)
-            # One piece's batch in memory at a time: the pieces are read as they are written.
-            for batch in itertools.chain(carried_batches, progress.batches(to_fetch, self.row_group_rows)):
-                counts.add(batch)
-                writer.write(batch)
-        progress.remove()
-
+        target = folder / partition.part_name(index)
+        self._announce(len(given.ids), len(given.ids) - len(to_fetch), len(resumed), target, rate, shards)
+        tally = self._fetch_all(hook, np.setdiff1d(to_fetch, resumed), progress, buffer, rate)
+        counts, rows = self._write(folder, index, target, carried, progress, to_fetch, buffer.schema)
         self._remove_stale(folder, index, shards, wrote=True)
-        rows = writer.rows
         summary.update(
             output_paths=[str(target)],
             rows=rows,
@@ -237,20 +223,95 @@ class MessageStatusToParquetOperator(BaseOperator):
             error_rows=counts.error_rows,
             carried_forward=0 if carried is None else carried.num_rows,
             resumed_rows=len(resumed),
-            requests=requests,
-            rate_limited=rate_limited,
+            requests=tally.requests,
+            rate_limited=tally.answered_429,
             seconds=round(time.monotonic() - started, 3),
         )
-        self.log.info("Snapshot written: %s", summary)
-        if self.outlets:
-            context["outlet_events"][self.outlets[0]].extra = {"path": str(target), "rows": rows}
-        last_snapshot.remember(context, self._output_asset, str(folder))
-        if rows and counts.error_rows / rows > self.max_error_ratio:
-            raise AirflowException(
-                f"{counts.error_rows} of {rows} rows are errors, more than max_error_ratio="
-                f"{self.max_error_ratio}; the file was written: {target}"
-            )
+        self._publish(context, folder, target, summary)
+        self._check_error_ratio(given, counts, rows, tally, target)
         return summary
+
+    def _announce(
+        self, ids: int, carried: int, resumed: int, target: ObjectStoragePath, rate: float, shards: int
+    ) -> None:
+        """The start line: how many rows, fetched how, at what budget, taking how long at least."""
+        requests = ids - carried - resumed
+        share = f" (the budget split over {shards} mapped instances)" if shards > 1 else ""
+        self.log.info(
+            "Snapshot of %d message(s) to %s: %d carried forward, %d fetched by earlier tries, %d to "
+            "fetch at %.4g requests/s%s: at least %s",
+            ids,
+            target,
+            carried,
+            resumed,
+            requests,
+            rate,
+            share,
+            duration(least_time(requests, rate)),
+        )
+
+    def _write(
+        self,
+        folder: ObjectStoragePath,
+        index: int,
+        target: ObjectStoragePath,
+        carried: pa.Table | None,
+        progress: Progress,
+        fetched: np.ndarray[Any, Any],
+        schema: pa.Schema,
+    ) -> tuple[FetchCounts, int]:
+        """The part from the carried rows and the pieces; the pieces removed once it is whole."""
+        if left := partition.clear_leftovers(folder.fs, folder.path, index):
+            self.log.warning("Removed what earlier, killed tries of this part left: %s", left)
+        counts = FetchCounts()
+        with SnapshotWriter(
+            target, schema, compression=self.compression, row_group_rows=self.row_group_rows
+        ) as writer:
+            carried_batches = [] if carried is None else carried.to_batches(max_chunksize=self.row_group_rows)
+            # One piece's batch in memory at a time: the pieces are read as they are written.
+            for batch in itertools.chain(carried_batches, progress.batches(fetched, self.row_group_rows)):
+                counts.add(batch)
+                writer.write(batch)
+        progress.remove()
+        return counts, writer.rows
+
+    def _publish(
+        self, context: Any, folder: ObjectStoragePath, target: ObjectStoragePath, summary: dict[str, Any]
+    ) -> None:
+        """The summary to the log and the metrics, the Asset event, the Asset's state store."""
+        self.log.info("Snapshot written: %s", summary)
+        for name in ("rows", "error_rows", "invalid_inputs"):
+            emit_count(f"snapshot.{name}", summary[name], self.octopods_conn_id)
+        if self.outlets:
+            context["outlet_events"][self.outlets[0]].extra = {"path": str(target), "rows": summary["rows"]}
+        last_snapshot.remember(context, self._output_asset, str(folder))
+
+    def _check_error_ratio(
+        self,
+        given: inputs.MessageInputs,
+        counts: FetchCounts,
+        rows: int,
+        tally: Tally | None,
+        target: ObjectStoragePath | None,
+    ) -> None:
+        """Fail when error rows and invalid inputs together pass ``max_error_ratio``, naming the
+        kinds of error with a sample each. Invalid inputs alone fail without retries."""
+        bad, seen = counts.error_rows + given.invalid, rows + given.invalid
+        if not seen or bad / seen <= self.max_error_ratio:
+            return
+        parts = []
+        if counts.error_rows:
+            kinds = "from an earlier try"
+            if tally is not None and tally.errors:
+                kinds = describe_errors(tally.errors, tally.samples)
+            parts.append(f"{counts.error_rows} of {rows} rows are errors: {kinds}")
+        if given.invalid:
+            samples = ", ".join(given.invalid_samples)
+            parts.append(f"{given.invalid} of {given.received} inputs are not message ids (e.g. {samples})")
+        written = f"; the file was written: {target}" if target is not None else ""
+        ratio = f"{bad} of {seen}, more than max_error_ratio={self.max_error_ratio}"
+        text = f"{'; '.join(parts)}. That is {ratio}{written}"
+        raise (AirflowException if counts.error_rows else InvalidMessageReference)(text)
 
     def _progress(self, context: Any, schema: pa.Schema) -> Progress:
         """This task instance's pieces, with those of other try sequences removed."""
@@ -300,6 +361,34 @@ class MessageStatusToParquetOperator(BaseOperator):
         base_url, summary = getattr(self, "_lineage", (None, {"output_paths": []}))
         return snapshot_lineage(base_url, self.message_ids_path, summary["output_paths"])
 
+    def _fetch_all(
+        self,
+        hook: OctopodsHook,
+        ids: np.ndarray[Any, Any],
+        progress: Progress,
+        buffer: RowBuffer,
+        rate: float,
+    ) -> Tally:
+        """Fetch ``ids`` into ``progress``; SIGTERM (``on_kill``) stops it within seconds, with
+        what was fetched committed for the retry to resume from."""
+        if self._killed:
+            raise AirflowException("Stopped (SIGTERM) before the first request")
+        try:
+            with heap_frozen():
+                return asyncio.run(self._fetch(hook, ids, progress, buffer, rate))
+        except asyncio.CancelledError:
+            raise AirflowException(
+                f"Stopped (SIGTERM); the rows fetched so far are kept in {progress.folder}, and "
+                f"the next try resumes from them"
+            ) from None
+
+    def on_kill(self) -> None:
+        """Stop the fetch: its requests are cancelled and the rows fetched are committed."""
+        self._killed = True
+        if self._fetching is not None:
+            loop, task = self._fetching
+            loop.call_soon_threadsafe(task.cancel)
+
     async def _fetch(
         self,
         hook: OctopodsHook,
@@ -307,11 +396,18 @@ class MessageStatusToParquetOperator(BaseOperator):
         progress: Progress,
         buffer: RowBuffer,
         rate: float,
-    ) -> tuple[int, int]:
-        async with hook.async_client(
-            max_concurrency=self.max_concurrency, requests_per_second=rate
-        ) as client:
-            # Python ints a slice at a time: tolist() converts in C, and never the whole array.
-            slices = (ids[at : at + 4096].tolist() for at in range(0, len(ids), 4096))
-            await fetch_into(client, itertools.chain.from_iterable(slices), progress, buffer)
-            return client.requests_sent, client.rate_limited
+    ) -> Tally:
+        task = asyncio.current_task()
+        assert task is not None
+        self._fetching = (asyncio.get_running_loop(), task)
+        try:
+            async with hook.async_client(
+                max_concurrency=self.max_concurrency, requests_per_second=rate
+            ) as client:
+                # Python ints a slice at a time: tolist() converts in C, and never the whole array.
+                slices = (ids[at : at + 4096].tolist() for at in range(0, len(ids), 4096))
+                flat = itertools.chain.from_iterable(slices)
+                await fetch_into(client, flat, progress, buffer, total=len(ids), log=self.log)
+                return client.tally
+        finally:
+            self._fetching = None

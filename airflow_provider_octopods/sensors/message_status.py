@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clock import SYSTEM_CLOCK, Clock
-from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
+from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine, plan_lines
 from airflow_provider_octopods.errors import MessageFailedError, OctopodsTriggerError, error_from_dict
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.polling import BatchWatch, PollPolicy
@@ -99,6 +99,7 @@ class MessageStatusSensor(BaseSensorOperator):
         )
         self._engine: PollingEngine | None = None
         self._progress: ProgressStore | None = None
+        self._stop_requested = False
 
     @cached_property
     def hook(self) -> OctopodsHook:
@@ -114,12 +115,29 @@ class MessageStatusSensor(BaseSensorOperator):
 
     # --- deferrable ---------------------------------------------------------------------
 
+    def _announce(self, ids: list[int]) -> None:
+        """The start lines: how long one round of polls takes, a warning if the timeout is shorter.
+        A shared budget that cannot work fails here, before any request."""
+        self.hook.get_budget_store()
+        settings = self.hook.get_settings()
+        start, warning = plan_lines(
+            len(ids),
+            self.target_status,
+            float(self.timeout),
+            settings.requests_per_second,
+            settings.conn_id,
+            self.policy.first_delay,
+        )
+        self.log.info("%s", start)
+        if warning:
+            self.log.warning("%s", warning)
+
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
         ids = self._resolve_ids()
         started_at = self.clock.time()
-        self.log.info("Deferring: waiting for %d message(s) to be %s", len(ids), self.target_status)
+        self._announce(ids)
         self.defer(
             trigger=MessageStatusTrigger(
                 message_ids=ids,
@@ -170,6 +188,8 @@ class MessageStatusSensor(BaseSensorOperator):
         if self.reschedule:
             first = context["ti"].get_first_reschedule_date(context)
             started_at = first.timestamp() if first else now
+        if started_at == now:
+            self._announce(ids)
         watch = BatchWatch(
             ids,
             self.target_status,
@@ -198,11 +218,17 @@ class MessageStatusSensor(BaseSensorOperator):
         if self._engine is None:
             self._engine = self._start(context)
         engine = self._engine
-        engine.poll_blocking(self.hook.get_conn())
+        client = self.hook.get_conn()
+        engine.poll_blocking(client, stop=lambda: self._stop_requested)
         verdict = engine.verdict
         if verdict is Outcome.WAITING:
             if self._progress is not None:
                 self._progress.save(engine.watch)
+            if engine.deadline_passed:
+                rate = self.hook.get_settings().requests_per_second
+                raise AirflowSensorTimeout(
+                    engine.timeout_text(float(self.timeout), rate, self.octopods_conn_id)
+                )
             return PokeReturnValue(is_done=False)
         if self._progress is not None:
             self._progress.forget()
@@ -214,6 +240,10 @@ class MessageStatusSensor(BaseSensorOperator):
                 engine.watch, single=self.message_id is not None, statuses_path=self.statuses_path
             ),
         )
+
+    def on_kill(self) -> None:
+        """A poke stops between two requests (deferred waits are the triggerer's)."""
+        self._stop_requested = True
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         # The engine's schedule (the same as in deferrable mode), not Airflow's fixed interval.

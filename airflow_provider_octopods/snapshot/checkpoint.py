@@ -20,7 +20,9 @@ help here: it is kept through a clear.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import posixpath
 import re
 import tempfile
@@ -35,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.snapshot.staging import Target
+from airflow_provider_octopods.snapshot.staging import Target, is_local
 from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 
 DEFAULT_CHECKPOINT_ROWS = 2_000
@@ -185,6 +187,10 @@ class Progress:
         self._last = self._clock()
 
     def remove(self) -> None:
-        """Remove the task instance's folder, once its part is published."""
+        """Remove the task instance's folder, once its part is published, and the progress
+        area above it if nothing else is left there (a local folder: an object store has none)."""
         if self.folder.fs.exists(self.folder.path):
             self.folder.fs.rm(self.folder.path, recursive=True)
+        if is_local(self.folder):
+            with contextlib.suppress(OSError):  # a sibling's folder is still there: it stays
+                os.rmdir(posixpath.dirname(self.folder.path.rstrip("/")))

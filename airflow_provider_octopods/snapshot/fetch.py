@@ -8,13 +8,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient, StatusResult
+from airflow_provider_octopods.reporting import Cadence, duration
 from airflow_provider_octopods.snapshot.schema import RowBuffer
+from airflow_provider_octopods.telemetry import Tally, describe_errors
 
 
 class Sink(Protocol):
@@ -58,11 +60,31 @@ def heap_frozen() -> Iterator[None]:
             gc.unfreeze()
 
 
-async def fetch_into(client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink, buffer: RowBuffer) -> None:
-    """Stream the statuses of ``ids`` into ``sink``. A refused key raises at once; any other
-    failure becomes that message's error row, so no id goes missing from the file."""
+def progress_line(done: int, total: int, tally: Tally, elapsed: float) -> str:
+    """Where a fetch stands: rows, requests, 429s, errors by kind, rate, and time left."""
+    rate = tally.requests / elapsed if elapsed > 0 else 0.0
+    left = f"about {duration((total - done) * elapsed / done)} left" if done else "no row yet"
+    errors = sum(tally.errors.values())
+    return (
+        f"Snapshot progress: {done:,} of {total:,} rows fetched ({done / max(total, 1):.0%}), "
+        f"{tally.requests:,} requests, {tally.answered_429:,} answered 429, {errors:,} error rows"
+        + (f" ({describe_errors(tally.errors, tally.samples)})" if errors else "")
+        + f"; {rate:.1f} requests/s, {left}"
+    )
+
+
+async def fetch_into(
+    client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink, buffer: RowBuffer, *, total: int, log: Any
+) -> None:
+    """Stream the statuses of ``ids`` (``total`` of them) into ``sink``, telling ``log`` how it
+    goes at a bounded cadence. A refused key raises at once; any other failure becomes that
+    message's error row, so no id goes missing from the file. Whatever ends the fetch (done, a
+    refused key, a cancel on SIGTERM), the rows fetched so far are handed to ``sink`` first."""
+    cadence = Cadence()
+    done = 0
 
     def handle(result: StatusResult) -> None:
+        nonlocal done
         # Straight into the row buffer as each request completes: no queue between them.
         fetched_at = datetime.now(UTC)
         if result.status is not None:
@@ -70,9 +92,14 @@ async def fetch_into(client: AsyncOctopodsClient, ids: Iterable[int], sink: Sink
         else:
             assert result.error is not None
             buffer.add_error(int(result.message), result.error, fetched_at)  # type: ignore[call-overload]
+        done += 1
         if sink.due(len(buffer)):
             sink.write(buffer.take())
+        if cadence.due():
+            log.info(progress_line(done, total, client.tally, cadence.elapsed()))
 
-    await client.for_each_status(ids, handle)
-    if len(buffer):
-        sink.write(buffer.take())
+    try:
+        await client.for_each_status(ids, handle)
+    finally:
+        if len(buffer):
+            sink.write(buffer.take())

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.errors import InvalidMessageReference
+from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsInputError
 from airflow_provider_octopods.protocol import MAX_MESSAGE_ID, message_id_of, shown
 
 ID_COLUMN = "message_id"
@@ -54,16 +54,43 @@ def collect(refs: Iterable[object], base_url: str) -> MessageInputs:
 
 
 def read_refs(stream: IO[bytes], name: str, batch_rows: int = 65_536) -> Iterator[object]:
-    """The ``message_id`` column of a Parquet or CSV file, streamed in batches."""
-    if name.lower().endswith((".csv", ".csv.gz")):
-        options = pa_csv.ConvertOptions(include_columns=[ID_COLUMN], column_types={ID_COLUMN: pa.string()})
+    """The ``message_id`` column of a Parquet or CSV file, streamed in batches; a file that is
+    not one of them, or has no such column, is refused (``OctopodsInputError``).
+
+    CSV (a name ending in ``.csv`` or ``.csv.gz``): UTF-8, comma-separated, a header row naming
+    the columns; the cells of ``message_id`` are read as text. Anything else is read as Parquet.
+    Other columns are ignored in both."""
+    try:
+        if name.lower().endswith((".csv", ".csv.gz")):
+            yield from _csv_refs(stream, name)
+        else:
+            yield from _parquet_refs(stream, name, batch_rows)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        kind = "CSV" if name.lower().endswith((".csv", ".csv.gz")) else "Parquet (the name is not *.csv)"
+        raise OctopodsInputError(f"{name} cannot be read as {kind}: {shown(str(exc), 300)}") from None
+
+
+def _no_column(name: str, columns: list[str] | None) -> OctopodsInputError:
+    where = "its header row" if columns is None else f"its columns ({', '.join(columns[:20]) or 'none'})"
+    return OctopodsInputError(
+        f"{name} has no {ID_COLUMN!r} column: {where} must name one, holding the message ids"
+    )
+
+
+def _csv_refs(stream: IO[bytes], name: str) -> Iterator[object]:
+    options = pa_csv.ConvertOptions(include_columns=[ID_COLUMN], column_types={ID_COLUMN: pa.string()})
+    try:
         reader = pa_csv.open_csv(stream, convert_options=options)
-        for batch in reader:
-            # Cells stay text: message_id_of reads digits of any length without raising.
-            yield from batch.column(0).to_pylist()
-        return
+    except pa.ArrowKeyError:
+        raise _no_column(name, None) from None
+    for batch in reader:
+        # Cells stay text: message_id_of reads digits of any length without raising.
+        yield from batch.column(0).to_pylist()
+
+
+def _parquet_refs(stream: IO[bytes], name: str, batch_rows: int) -> Iterator[object]:
     parquet = pq.ParquetFile(stream)
     if ID_COLUMN not in parquet.schema_arrow.names:
-        raise ValueError(f"{name} has no {ID_COLUMN!r} column (columns: {parquet.schema_arrow.names})")
+        raise _no_column(name, parquet.schema_arrow.names)
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=[ID_COLUMN]):
         yield from batch.column(0).to_pylist()

@@ -116,10 +116,7 @@ class MessageStatusTrigger(BaseTrigger):
             engine = PollingEngine(watch, max_failed=self.max_failed, clock=self.clock, log=self.log)
             outcome = await self._until_deadline(engine.run_async(client))
         if outcome == TIMEOUT:
-            text = (
-                f"{len(watch.pending)} of {len(self.message_ids)} messages had not reached "
-                f"{self.target_status!r} by the deadline"
-            )
+            text = engine.timeout_text(self.deadline - self.started_at, client.rate, self.octopods_conn_id)
         elif outcome == FAILED:
             text = watch.failure_text(self.max_failed)
         else:

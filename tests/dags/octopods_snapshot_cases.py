@@ -24,6 +24,9 @@ FAST = {"max_requests_per_second": 5000, "max_concurrency": 32}
 CASES: dict[str, dict[str, Any]] = {
     "snapshot_ids": {"message_ids": "{{ params.messages }}"},
     "snapshot_file": {"message_ids_path": "{{ params.path }}"},
+    # Invalid inputs count towards max_error_ratio: a file with a few tolerates them.
+    "snapshot_file_tolerant": {"message_ids_path": "{{ params.path }}", "max_error_ratio": 0.5},
+    "snapshot_ids_tolerant": {"message_ids": "{{ params.messages }}", "max_error_ratio": 0.5},
     "snapshot_strict": {"message_ids": "{{ params.messages }}", "strict": True},
     "snapshot_incremental": {
         "message_ids": "{{ params.messages }}",
