@@ -204,9 +204,8 @@ class MessageStatusToParquetOperator(BaseOperator):
             self._check_error_ratio(given, FetchCounts(), 0, None, None)
             return {**summary, "rows": 0, "seconds": round(time.monotonic() - started, 3)}
         buffer = RowBuffer(self.timestamp_unit)
-        progress = self._progress(context, buffer.schema)
         probe_writable(folder, "output_path")
-        probe_writable(progress.folder, "progress_path (fetched rows wait there for the part)")
+        progress = self._progress(context, buffer.schema)
         carried = self._carried_forward(given.ids, self._previous_path(context))
         to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
         rate = (self.max_requests_per_second or settings.requests_per_second) / shards
@@ -314,7 +313,8 @@ class MessageStatusToParquetOperator(BaseOperator):
         raise (AirflowException if counts.error_rows else InvalidMessageReference)(text)
 
     def _progress(self, context: Any, schema: pa.Schema) -> Progress:
-        """This task instance's pieces, with those of other try sequences removed."""
+        """This task instance's pieces, with those of other try sequences removed, in a folder
+        shown to be writable."""
         ti = context["ti"]
         name = checkpoint.folder_name(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
         progress = Progress(
@@ -325,6 +325,7 @@ class MessageStatusToParquetOperator(BaseOperator):
             rows=self.checkpoint_rows,
             seconds=self.checkpoint_seconds,
         )
+        probe_writable(progress.folder, "progress_path (fetched rows wait there for the part)")
         if removed := progress.discard_others():
             self.log.info("Removed progress of an earlier run or try sequence: %s", removed)
         return progress

@@ -25,6 +25,14 @@ CASES: dict[str, dict[str, Any]] = {
         "timeout": 60,
         "octopods_conn_id": "octopods_revoked",
     },
+    # Retries allowed: what cannot succeed must still run one try only.
+    "sensor_retried": {"message_id": "{{ params.message }}", "timeout": 60, "retries": 2, "retry_delay": 0},
+    # 100,000 messages on the connection's default budget (5 requests/s), a short timeout.
+    "sensor_at_scale": {
+        "message_ids": "{{ params.messages }}",
+        "timeout": 6,
+        "octopods_conn_id": "octopods_plain",
+    },
     "sensor_batch": {"message_ids": "{{ params.messages }}", "timeout": 120, "max_failed": 1000},
     "sensor_poke": {"message_id": "{{ params.message }}", "timeout": 60, "mode": "poke", "deferrable": False},
     "sensor_poke_batch": {

@@ -20,7 +20,7 @@ PARAMS = {
     "previous": Param("", type="string"),
     "shards": Param(3, type="integer", minimum=1),
 }
-FAST = {"max_requests_per_second": 5000, "max_concurrency": 32}
+FAST: dict[str, Any] = {"max_requests_per_second": 5000, "max_concurrency": 32}
 CASES: dict[str, dict[str, Any]] = {
     "snapshot_ids": {"message_ids": "{{ params.messages }}"},
     "snapshot_file": {"message_ids_path": "{{ params.path }}"},
@@ -51,6 +51,10 @@ CASES: dict[str, dict[str, Any]] = {
     "snapshot_no_empty_file": {"message_ids": "{{ params.messages }}", "write_empty_file": False},
     # More ids than a fetch batch (8,192): row groups are written while it still fetches.
     "snapshot_row_groups": {"message_ids_path": "{{ params.path }}", "row_group_rows": 1000},
+    # A user's budget: slow enough for an outage to strike mid-run.
+    "snapshot_outage": {"message_ids": "{{ params.messages }}", "max_requests_per_second": 20},
+    # Retries allowed: what cannot succeed must still run one try only.
+    "snapshot_retried": {"message_ids": "{{ params.messages }}", "retries": 2, "retry_delay": timedelta(0)},
     # Pieces of 500 rows; a try whose worker dies is retried at once.
     "snapshot_durable": {
         "message_ids_path": "{{ params.path }}",
