@@ -101,10 +101,12 @@ class Tally:
             self._warn()
 
     def _warn(self) -> None:
+        failed = sum(self._unwarned.values())
         log.warning(
-            "Connection %r: %d tries failed since the last warning (retried while retries last): %s",
+            "Connection %r: %d %s failed since the last warning: %s",
             self.conn_id,
-            sum(self._unwarned.values()),
+            failed,
+            "try" if failed == 1 else "tries",
             describe_errors(self._unwarned, self.samples),
         )
         self._unwarned.clear()

@@ -116,7 +116,7 @@ def test_an_outage_is_told_within_seconds_and_named_at_the_end(
 
     class Stamp(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if "tries failed" in record.getMessage():
+            if "failed since the last warning" in record.getMessage():
                 warned.append(time.monotonic())
 
     down: list[float] = []

@@ -33,6 +33,7 @@ CASES: dict[str, dict[str, Any]] = {
         "timeout": 6,
         "octopods_conn_id": "octopods_plain",
     },
+    "sensor_batch_short": {"message_ids": "{{ params.messages }}", "timeout": 3},
     "sensor_batch": {"message_ids": "{{ params.messages }}", "timeout": 120, "max_failed": 1000},
     "sensor_poke": {"message_id": "{{ params.message }}", "timeout": 60, "mode": "poke", "deferrable": False},
     "sensor_poke_batch": {
