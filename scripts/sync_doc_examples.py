@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 _EXAMPLE = re.compile(
-    r"^(?P<indent>[ \t]*)<!-- example: (?P<file>[^\s:]+)(?::(?P<section>[\w-]+))? -->\n"
+    r"^(?P<indent>[ \t]*)<!-- example: (?P<ref>(?P<file>[^\s:]+)(?::(?P<section>[\w-]+))?) -->\n"
     r".*?^(?P=indent)<!-- /example -->$",
     re.MULTILINE | re.DOTALL,
 )
@@ -28,19 +28,20 @@ _SECTION_COMMENT = re.compile(r"--8<-- \[(?:start|end):[\w-]+\]")
 def example(file: str, section: str | None) -> list[str]:
     lines = (REPO / file).read_text().splitlines()
     if section is not None:
-        start = lines.index(next(line for line in lines if f"--8<-- [start:{section}]" in line))
-        end = lines.index(next(line for line in lines if f"--8<-- [end:{section}]" in line))
+        try:
+            start = next(i for i, line in enumerate(lines) if f"--8<-- [start:{section}]" in line)
+            end = next(i for i, line in enumerate(lines) if f"--8<-- [end:{section}]" in line)
+        except StopIteration:
+            raise SystemExit(f"{file} has no section {section}") from None
         lines = lines[start + 1 : end]
     return [line for line in lines if not _SECTION_COMMENT.search(line)]
 
 
 def _block(match: re.Match[str]) -> str:
-    indent, file, section = match["indent"], match["file"], match["section"]
-    code = example(file, section)
-    ref = file if section is None else f"{file}:{section}"
-    lines = [f"<!-- example: {ref} -->", "```python", *code, "```", "<!-- /example -->"]
+    code = example(match["file"], match["section"])
+    lines = [f"<!-- example: {match['ref']} -->", "```python", *code, "```", "<!-- /example -->"]
     # Inside a list item or an admonition the whole block takes the marker's indentation.
-    return "\n".join(indent + line if line else line for line in lines)
+    return "\n".join(match["indent"] + line if line else line for line in lines)
 
 
 def synced(markdown: str) -> str:
