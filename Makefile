@@ -22,8 +22,7 @@ CONSTRAINTS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
-		$(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"$(if $(CONSTRAINTS), -c $(CONSTRAINTS))
 	rm -f $(VENV)/.installed-airflow-*
 	touch $@
 

@@ -57,13 +57,20 @@ def airflow_env(emulator: Emulator) -> dict[str, str]:
     }
 
 
-def airflow(env: dict[str, str], *args: str, progress: Callable[[], str] | None = None) -> str:
-    """Run an airflow command; print ``progress()`` every few seconds while it runs."""
+def airflow(
+    env: dict[str, str], *args: str, progress: Callable[[], int] | None = None, unit: str = ""
+) -> str:
+    """Run an airflow command; every few seconds while it runs, print ``progress()`` if it grew."""
     done = threading.Event()
 
     def report() -> None:
+        shown = 0
         while progress and not done.wait(5):
-            step(f"  ... {progress()}")
+            # Airflow takes seconds to start, and a sensor waits between polls: a count that
+            # has not moved says nothing new.
+            if (count := progress()) > shown:
+                step(f"  ... {count:,} {unit} so far")
+                shown = count
 
     ticker = threading.Thread(target=report, daemon=True)
     ticker.start()
@@ -115,7 +122,8 @@ def main() -> None:
             today,
             "--conf",
             json.dumps({"count": CAMPAIGN}),
-            progress=lambda: f"{len(emulator.requests()) - before} status requests so far",
+            progress=lambda: len(emulator.requests()) - before,
+            unit="status requests",
         )
         deferred = "running trigger in line" in output
         failed = re.search(r"(\d+) of (\d+) messages failed", output)
@@ -138,7 +146,8 @@ def main() -> None:
             "test",
             "octopods_daily_snapshot",
             today,
-            progress=lambda: f"{len(emulator.requests()) - before} statuses fetched so far",
+            progress=lambda: len(emulator.requests()) - before,
+            unit="statuses fetched",
         )
 
     partition = DEMO / "statuses" / f"snapshot_date={today}"

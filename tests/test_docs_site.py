@@ -1,5 +1,6 @@
-"""The documentation site as readers get it: built with the strict build, every page free of
-unrendered snippet markers, and every included example DAG section shown as code."""
+"""The documentation as readers get it, on the site (the strict build) and on GitHub (the
+Markdown): free of unrendered snippet markers, every example equal to its source and shown as
+code."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ import pytest
 
 from tests.conftest import REPO
 
+# An example block of the docs' Markdown, as scripts/sync_doc_examples.py writes it.
+_EXAMPLE = re.compile(
+    r"<!-- example: (?P<ref>\S+) -->\n```python\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL
+)
 # A snippet line of pymdownx.snippets, and what a formatter or a typo may have turned it into.
-_SNIPPET = re.compile(r'^--8<-- "(?P<file>[^":]+)(?::(?P<section>[\w-]+))?"\s*$', re.MULTILINE)
 _MARKER = re.compile(r"--8\s*<\s*--")
+_DOCS = sorted((REPO / "docs").rglob("*.md"))
 
 
 @pytest.fixture(scope="module")
@@ -46,34 +51,47 @@ def _code_text(page: Path) -> str:
     return _text("\n".join(re.findall(r"<code[^>]*>(.*?)</code>", page.read_text(), flags=re.DOTALL)))
 
 
-def _section(file: Path, section: str | None) -> list[str]:
-    lines = file.read_text().splitlines()
-    if section is not None:
-        start = lines.index(next(line for line in lines if f"--8<-- [start:{section}]" in line))
-        end = lines.index(next(line for line in lines if f"--8<-- [end:{section}]" in line))
-        lines = lines[start + 1 : end]
-    return [line.strip() for line in lines if line.strip() and "--8<--" not in line]
-
-
 def test_no_page_holds_a_snippet_marker(site: Path) -> None:
+    """Neither on the site nor in the Markdown GitHub shows (the README links docs/*.md)."""
     pages = sorted(site.rglob("*.html"))
     assert len(pages) > 5
     marked = [str(page.relative_to(site)) for page in pages if _MARKER.search(_text(page.read_text()))]
+    marked += [doc.name for doc in [REPO / "README.md", *_DOCS] if _MARKER.search(doc.read_text())]
     assert marked == []
 
 
-def test_every_included_example_is_shown_as_code(site: Path) -> None:
-    included = [
-        (doc, match["file"], match["section"])
-        for doc in sorted((REPO / "docs").rglob("*.md"))
-        for match in _SNIPPET.finditer(doc.read_text())
+def test_every_example_equals_its_source() -> None:
+    check = subprocess.run(
+        [sys.executable, "scripts/sync_doc_examples.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_check_names_a_stale_example(tmp_path: Path) -> None:
+    doc = tmp_path / "stale.md"
+    doc.write_text(
+        "<!-- example: dags/octopods_campaign.py:batch -->\n```python\nold\n```\n<!-- /example -->\n"
+    )
+    check = subprocess.run(
+        [sys.executable, "scripts/sync_doc_examples.py", "--check", str(doc)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 1
+    assert str(doc) in check.stdout
+
+
+def test_every_example_is_shown_as_code(site: Path) -> None:
+    examples = [
+        (doc, match["ref"], match["code"]) for doc in _DOCS for match in _EXAMPLE.finditer(doc.read_text())
     ]
     # The getting-started page, the sensor, the operator and the analytics pages show DAG code.
-    assert {doc.name for doc, _, _ in included} >= {"index.md", "sensor.md", "operator.md", "analytics.md"}
-    for doc, file, section in included:
-        code = _code_text(_page_of(doc, site))
-        missing = [line for line in _section(REPO / file, section) if line not in code]
-        assert missing == [], f"{doc.name} lacks lines of {file}:{section}"
+    assert {doc.name for doc, _, _ in examples} >= {"index.md", "sensor.md", "operator.md", "analytics.md"}
+    for doc, ref, code in examples:
+        shown = _code_text(_page_of(doc, site))
+        missing = [line.strip() for line in code.splitlines() if line.strip() not in shown]
+        assert missing == [], f"{doc.name} does not show {ref} as code"
 
 
 def test_the_check_sees_a_mangled_marker() -> None:
