@@ -237,13 +237,13 @@ class MessageStatusToParquetOperator(BaseOperator):
         requests = ids - carried - resumed
         share = f" (the budget split over {shards} mapped instances)" if shards > 1 else ""
         self.log.info(
-            "Snapshot of %d message(s) to %s: %d carried forward, %d fetched by earlier tries, %d to "
+            "Snapshot of %s message(s) to %s: %s carried forward, %s fetched by earlier tries, %s to "
             "fetch at %.4g requests/s%s: at least %s",
-            ids,
+            f"{ids:,}",
             target,
-            carried,
-            resumed,
-            requests,
+            f"{carried:,}",
+            f"{resumed:,}",
+            f"{requests:,}",
             rate,
             share,
             duration(least_time(requests, rate)),
