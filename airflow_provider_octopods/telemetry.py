@@ -14,12 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_octopods.errors import OctopodsError, OctopodsRateLimitError
+from airflow.sdk.observability.stats import Stats
 
-try:  # Airflow 3.3 moved Stats here; 3.2 has it in airflow.stats
-    from airflow.sdk.observability import stats as _stats
-except ImportError:  # pragma: no cover - Airflow 3.2
-    from airflow.stats import Stats as _stats  # type: ignore[no-redef]
+from airflow_provider_octopods.errors import OctopodsError, OctopodsRateLimitError
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +31,12 @@ SAMPLE_CHARS = 300
 def emit_count(name: str, count: float, conn_id: str, **tags: str) -> None:
     """Add ``count`` to the counter ``octopods.<name>`` of ``conn_id``."""
     if count:
-        _stats.incr(PREFIX + name, count=count, tags={"conn_id": conn_id, **tags})  # type: ignore[arg-type]
+        Stats.incr(PREFIX + name, count=count, tags={"conn_id": conn_id, **tags})  # type: ignore[arg-type]
 
 
 def emit_gauge(name: str, value: float, conn_id: str) -> None:
     """Set the gauge ``octopods.<name>`` of ``conn_id``."""
-    _stats.gauge(PREFIX + name, value, tags={"conn_id": conn_id})
+    Stats.gauge(PREFIX + name, value, tags={"conn_id": conn_id})
 
 
 def describe_errors(counts: Counter[str], samples: dict[str, str], most: int = 3) -> str:
