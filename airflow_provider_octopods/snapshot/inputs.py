@@ -79,8 +79,11 @@ def _no_column(name: str, columns: list[str] | None) -> OctopodsInputError:
 
 def _csv_refs(stream: IO[bytes], name: str) -> Iterator[object]:
     options = pa_csv.ConvertOptions(include_columns=[ID_COLUMN], column_types={ID_COLUMN: pa.string()})
+    source = pa.CompressedInputStream(stream, "gzip") if name.lower().endswith(".gz") else stream
     try:
-        reader = pa_csv.open_csv(stream, convert_options=options)
+        # No reading ahead in threads: a reader left mid-file by an error must not outlive it.
+        reading = pa_csv.ReadOptions(use_threads=False)
+        reader = pa_csv.open_csv(source, read_options=reading, convert_options=options)
     except pa.ArrowKeyError:
         raise _no_column(name, None) from None
     for batch in reader:
