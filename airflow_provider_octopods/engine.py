@@ -135,6 +135,7 @@ class PollingEngine:
         emit_gauge("wait.pending", len(w.pending), tally.conn_id)
 
     def _round_done(self, due: list[int], tally: Tally) -> int:
+        tally.flush()  # a poke's client lives on in the hook: its counts must not wait for a close
         self._rounds += 1
         if due and self._rounds == 1:  # a reschedule poke is one round: it says where it stands
             self.report(tally)
