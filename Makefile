@@ -15,6 +15,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
+# The unit suite on this many processes (pytest-xdist; 0: one process, as before). Two on a
+# two-core machine: the suite mostly waits (emulator lifecycles, poll intervals, subprocesses),
+# so two workers halve its time; worksteal keeps both busy to the end, as a few tests take 20 s+.
+PYTEST_WORKERS ?= 2
 CONSTRAINTS ?=
 
 .PHONY: install demo test lint docs pytest test-floor test-newest-python dist integration clean
@@ -42,7 +46,7 @@ docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 pytest: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test: lint docs pytest
 
