@@ -79,4 +79,4 @@ integration: dist
 	$(VENV_IT)/bin/pytest -p no:cacheprovider --import-mode=append --timeout 1800 $(PYTEST_ARGS) integration
 
 clean:
-	rm -rf dist .venv .venv-floor .venv-newest-python .venv-integration .airflow .demo .artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist .venv .venv-floor .venv-newest-python .venv-integration .ci-logs .airflow .demo .artifacts .pytest_cache .mypy_cache .ruff_cache
