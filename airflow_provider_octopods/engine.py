@@ -118,6 +118,9 @@ class PollingEngine:
         w = self.watch
         elapsed = self.cadence.elapsed()
         rate = f"{tally.requests / elapsed:.1f} requests/s" if elapsed > 0 else "no requests yet"
+        never = w.never_polled()
+        if never and w.rate:
+            rate += f"; every message polled once in about {duration(never / w.rate)} more"
         self.log.info(
             "Waiting for %s message(s) to be %r: %s settled (%s met, %s failed), %s pending%s; "
             "%s requests, %s answered 429; %s",
