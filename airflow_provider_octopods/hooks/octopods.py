@@ -77,7 +77,8 @@ class OctopodsHook(BaseHook):
             self._settings = await asyncio.to_thread(self._settings_from, conn.host, conn.password, extra)
         return self._settings
 
-    def _budget_store_from(self, redis_conn_id: str, conn: Any, extra: dict[str, Any]) -> RedisAddress:
+    @staticmethod
+    def _budget_store_from(conn: Any, extra: dict[str, Any]) -> RedisAddress:
         if conn.password:
             mask_secret(conn.password)
         return RedisAddress.from_connection(conn.host, conn.port, conn.login, conn.password, extra)
@@ -112,7 +113,7 @@ class OctopodsHook(BaseHook):
                     conn = self.get_connection(redis_conn_id)
                 except AirflowNotFoundException:
                     raise self._unusable_budget(redis_conn_id, "names no connection") from None
-                self._budget_store = self._budget_store_from(redis_conn_id, conn, conn.extra_dejson)
+                self._budget_store = self._budget_store_from(conn, conn.extra_dejson)
         return self._budget_store  # type: ignore[return-value]
 
     async def aget_budget_store(self) -> RedisAddress | None:
@@ -127,7 +128,7 @@ class OctopodsHook(BaseHook):
                     raise self._unusable_budget(redis_conn_id, "names no connection") from None
                 extra = await get_async_extra_dejson(conn)
                 # mask_secret may tell the supervisor synchronously: keep it off the event loop.
-                store = await asyncio.to_thread(self._budget_store_from, redis_conn_id, conn, extra)
+                store = await asyncio.to_thread(self._budget_store_from, conn, extra)
             self._budget_store = store
         return self._budget_store  # type: ignore[return-value]
 
