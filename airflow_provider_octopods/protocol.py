@@ -688,6 +688,7 @@ class StatusCall:
                 self._last_429 or OctopodsRateLimitError("", http_status=429, message_id=self.message_id),
                 retry_at,
                 bound,
+                now,
             )
         self.rate_limited_for += seconds
 
@@ -710,15 +711,16 @@ class StatusCall:
             seconds = self.policy.backoff(self.attempts, self._rand())
             self.attempts += 1
         if bound := self._passed_bound(seconds, now):
-            raise self._given_up(error, error.retry_at, bound)
+            raise self._given_up(error, error.retry_at, bound, now)
         return Wait(seconds, rate_limited=True)
 
     def _passed_bound(self, seconds: float, now: float) -> str | None:
         """Which bound a wait of ``seconds`` from ``now`` would pass, in words, or None."""
         if self.rate_limited_for + seconds > self.policy.max_rate_limit_wait:
+            waited = f" ({self.rate_limited_for:.0f} s waited already)" if self.rate_limited_for >= 1 else ""
             return (
                 f"past max_rate_limit_wait={self.policy.max_rate_limit_wait:g} s of connection "
-                f"{self.conn_id!r} (waited {self.rate_limited_for:.0f} s so far)"
+                f"{self.conn_id!r}{waited}"
             )
         if self.deadline is not None and now + seconds > self.deadline:
             return f"after this wait's deadline, {datetime.fromtimestamp(self.deadline, UTC):%H:%M:%S} UTC"
@@ -726,9 +728,16 @@ class StatusCall:
 
     @staticmethod
     def _given_up(
-        error: OctopodsRateLimitError, retry_at: datetime | None, bound: str
+        error: OctopodsRateLimitError, retry_at: datetime | None, bound: str, now: float
     ) -> OctopodsRateLimitError:
-        when = f"at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at is not None else "only after a back-off"
+        if retry_at is None:
+            when = "only after a back-off"
+        elif retry_at.timestamp() - now >= MAX_RATE_LIMIT_HINT:
+            when = (
+                f"no sooner than {MAX_RATE_LIMIT_HINT / 86400:g} days from now (the server asks for longer)"
+            )
+        else:
+            when = f"at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
         fields = {k: v for k, v in error.to_dict().items() if k in _ERROR_FIELDS}
         return OctopodsRateLimitError(
             f"Octopods rate limit (HTTP 429): the next request is allowed {when}, {bound}; not waiting",

@@ -160,6 +160,7 @@ def test_a_429_asking_for_years_ends_each_request_at_once(
     rows = rows_by_id(read_back(partition(root, "snapshot_ids")))
     assert sorted(rows) == ids and all(r["error_code"] == -1 or r["error"] for r in rows.values())
     assert "not waiting" in rows[1]["error"] and "max_rate_limit_wait=300 s" in rows[1]["error"]
+    assert "no sooner than 7 days from now (the server asks for longer)" in rows[1]["error"]
     assert dag_run.state == "failed"  # 9 error rows of 9
     assert "OctopodsRateLimitError x9" in capfd.readouterr().out
 
