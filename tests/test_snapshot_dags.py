@@ -15,7 +15,7 @@ from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.snapshot.schema import snapshot_schema
 from tests.conftest import EXAMPLE_ROOT
 from tests.dag_runs import load_dag, task_state, task_xcom
-from tests.snapshots import DAY, partition, read_back, rows_by_id, run_case
+from tests.snapshots import DAY, partition, progress_root, read_back, rows_by_id, run_case
 
 
 def test_snapshot_matches_the_emulator(root: Path, emulator: Emulator) -> None:
@@ -59,6 +59,7 @@ def test_snapshot_matches_the_emulator(root: Path, emulator: Emulator) -> None:
     assert summary["invalid_inputs"] == 3 and summary["duplicates"] == 3
     assert summary["requests"] == 101
     assert len(emulator.requests()) == 101  # duplicates fetched once, invalid inputs never
+    assert not progress_root(root).exists()  # no empty progress folder left beside the root
 
 
 def test_faults_and_a_429_storm_lose_nothing(

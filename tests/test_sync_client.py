@@ -17,6 +17,7 @@ from airflow_provider_octopods.errors import (
     OctopodsRequestError,
     OctopodsResponseError,
     OctopodsServerError,
+    OctopodsTLSError,
 )
 from tests.conftest import settings_for
 
@@ -238,3 +239,37 @@ def test_blocking_gate_spaces_requests_from_several_threads() -> None:
     left.sort()
     assert len(left) == 40
     assert (left[-1] - left[0]) >= 39 / 50 * 0.95
+
+
+def test_an_unreachable_host_is_told_in_the_sockets_own_words() -> None:
+    from airflow_provider_octopods.settings import OctopodsSettings
+
+    settings = OctopodsSettings.from_connection_fields("c", "http://127.0.0.1:1", "key", {"max_retries": 0})
+    with OctopodsClient(settings) as unreachable, pytest.raises(OctopodsConnectionError) as info:
+        unreachable.get_message_status(7)
+    text = str(info.value)
+    assert "could not be reached (http://127.0.0.1:1): [Errno 111] Connection refused" in text
+    assert "HTTPConnectionPool" not in text and "..." not in text  # whole, not cut mid-phrase
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_https_to_a_plain_http_server_says_so(emulator: Emulator, driver: str) -> None:
+    import asyncio
+
+    from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
+    from airflow_provider_octopods.settings import OctopodsSettings
+
+    host = emulator.base_url.replace("http://", "https://")
+    settings = OctopodsSettings.from_connection_fields("c", host, emulator.api_key, {})
+
+    async def fetch() -> None:
+        async with AsyncOctopodsClient(settings) as client:
+            await client.get_message_status(7)
+
+    def sync_fetch() -> None:
+        OctopodsClient(settings).get_message_status(7)
+
+    with pytest.raises(OctopodsTLSError) as info:
+        sync_fetch() if driver == "sync" else asyncio.run(fetch())
+    assert "plain HTTP where TLS was expected" in str(info.value)
+    assert emulator.requests() == []
