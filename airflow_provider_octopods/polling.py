@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, MessageStatus, Outcome, outcome, rank
-from airflow_provider_octopods.telemetry import describe_errors
+from airflow_provider_octopods.telemetry import describe_error_list
 
 
 @dataclass(frozen=True)
@@ -201,9 +201,9 @@ class BatchWatch:
         never, failing = self.never_polled(), len(self.last_errors)
         parts = [f"{never:,} never polled"] if never else []
         if failing:
-            kinds: Counter[str] = Counter(type(e).__name__ for e in self.last_errors.values())
-            samples = {type(e).__name__: str(e)[:MAX_REASON_CHARS] for e in self.last_errors.values()}
-            parts.append(f"{failing:,} whose last poll failed: {describe_errors(kinds, samples)}")
+            parts.append(
+                f"{failing:,} whose last poll failed: {describe_error_list(self.last_errors.values())}"
+            )
         if waiting := len(self.pending) - never - failing:
             last = Counter(entry[2] for entry in self.pending.values() if entry[2] is not None)
             shown = ", ".join(f"{n:,} {status!r}" for status, n in last.most_common(3))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from airflow.sdk.observability.stats import Stats
@@ -37,6 +37,21 @@ def emit_count(name: str, count: float, conn_id: str, **tags: str) -> None:
 def emit_gauge(name: str, value: float, conn_id: str) -> None:
     """Set the gauge ``octopods.<name>`` of ``conn_id``."""
     Stats.gauge(PREFIX + name, value, tags={"conn_id": conn_id})
+
+
+def describe_error_list(errors: Iterable[OctopodsError]) -> str:
+    """``describe_errors`` of a list of errors: their kinds counted, the first of each shown."""
+    counts: Counter[str] = Counter()
+    samples: dict[str, str] = {}
+    for error in errors:
+        counts[_kind_with_sample(error, samples)] += 1
+    return describe_errors(counts, samples)
+
+
+def _kind_with_sample(error: OctopodsError, samples: dict[str, str]) -> str:
+    name = type(error).__name__
+    samples.setdefault(name, str(error)[:SAMPLE_CHARS])
+    return name
 
 
 def describe_errors(counts: Counter[str], samples: dict[str, str], most: int = 3) -> str:
@@ -66,11 +81,6 @@ class Tally:
         self._next_warning = 0.0
         self._unwarned: Counter[str] = Counter()
 
-    def _sample(self, error: OctopodsError) -> str:
-        name = type(error).__name__
-        self.samples.setdefault(name, str(error)[:SAMPLE_CHARS])
-        return name
-
     def request(self) -> None:
         self.requests += 1
         if self._clock() >= self._next_flush:
@@ -78,7 +88,7 @@ class Tally:
 
     def failed(self, error: OctopodsError) -> None:
         """A request ended in ``error`` (retries spent, or not retryable)."""
-        name = self._sample(error)
+        name = _kind_with_sample(error, self.samples)
         self.errors[name] += 1
         if error.retryable and not isinstance(error, OctopodsRateLimitError):
             self._passing_failure(name)
@@ -88,7 +98,7 @@ class Tally:
         if isinstance(error, OctopodsRateLimitError):
             self.answered_429 += 1
             return
-        name = self._sample(error)
+        name = _kind_with_sample(error, self.samples)
         self.retried[name] += 1
         self._passing_failure(name)
 
