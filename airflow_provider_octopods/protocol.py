@@ -137,11 +137,11 @@ def _bounded_int(digits: str, maximum: int) -> int | None:
 def shown(value: object, limit: int = 100) -> str:
     """A short repr of anything a user or a server passed, safe for any size or type."""
     if isinstance(value, str):
-        return _shorten(repr(value[: limit + 1]), limit)
+        return shorten(repr(value[: limit + 1]), limit)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return f"<an integer of {value.bit_length()} bits>"
     try:
-        return _shorten(repr(value), limit)
+        return shorten(repr(value), limit)
     except (ValueError, RecursionError):  # an int past the digit limit inside, a deep nesting
         return f"<{type(value).__name__}>"
 
@@ -156,13 +156,13 @@ def _message_id_from_url(url: str, base_url: str) -> int | None:
         same_origin = False
     if not same_origin or parts.username or parts.password:
         raise InvalidMessageReference(
-            f"Refusing {_shorten(url)}: a message_status_url must be on the connection's base URL "
+            f"Refusing {shorten(url)}: a message_status_url must be on the connection's base URL "
             f"{base_url}; the API key is never sent anywhere else"
         )
     tail = parts.path[len(prefix) :] if parts.path.startswith(prefix) else ""
     if not _DIGITS.fullmatch(tail) or parts.query or parts.fragment:
         raise InvalidMessageReference(
-            f"Refusing {_shorten(url)}: expected {base_url}{STATUS_PATH}<message id>"
+            f"Refusing {shorten(url)}: expected {base_url}{STATUS_PATH}<message id>"
         )
     return _bounded_int(tail, MAX_MESSAGE_ID)
 
@@ -208,7 +208,7 @@ def _headers(api_key: str) -> Mapping[str, str]:
 # --- what came back -------------------------------------------------------------------
 
 
-def _shorten(text: str, limit: int = _SNIPPET) -> str:
+def shorten(text: str, limit: int = _SNIPPET) -> str:
     """``text`` within ``limit`` characters, cut after a whole word where one ends near it."""
     if len(text) <= limit:
         return text
@@ -326,7 +326,7 @@ class Answer:
     def text(self) -> str:
         """The body as text, for an error: decoded only when an error needs it."""
         # Redacted before it is shortened: a cut must not leave half a key.
-        return _shorten(_clean(self.body.decode("utf-8", "replace"), self.secret))
+        return shorten(_clean(self.body.decode("utf-8", "replace"), self.secret))
 
 
 def _parse_timestamp(value: Any) -> datetime | None:
@@ -593,7 +593,7 @@ def transport_error(
     if where:
         summary = f"{summary} ({where})"
     cls = OctopodsTLSError if kind == TLS else OctopodsConnectionError
-    return cls(f"{summary}: {_shorten(_clean(detail, secret))}", kind=kind, message_id=message_id)
+    return cls(f"{summary}: {shorten(_clean(detail, secret))}", kind=kind, message_id=message_id)
 
 
 # --- when to send again ---------------------------------------------------------------

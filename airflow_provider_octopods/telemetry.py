@@ -17,6 +17,7 @@ from typing import Any
 from airflow.sdk.observability.stats import Stats
 
 from airflow_provider_octopods.errors import OctopodsError, OctopodsRateLimitError
+from airflow_provider_octopods.protocol import shorten
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def describe_error_list(errors: Iterable[OctopodsError]) -> str:
 
 def _kind_with_sample(error: OctopodsError, samples: dict[str, str]) -> str:
     name = type(error).__name__
-    samples.setdefault(name, str(error)[:SAMPLE_CHARS])
+    samples.setdefault(name, shorten(str(error), SAMPLE_CHARS))
     return name
 
 
