@@ -732,7 +732,7 @@ class StatusCall:
     ) -> OctopodsRateLimitError:
         if retry_at is None:
             when = "only after a back-off"
-        elif retry_at.timestamp() - now >= MAX_RATE_LIMIT_HINT:
+        elif retry_at.timestamp() - now > MAX_RATE_LIMIT_HINT - 1:  # capped (a datetime keeps µs)
             when = (
                 f"no sooner than {MAX_RATE_LIMIT_HINT / 86400:g} days from now (the server asks for longer)"
             )

@@ -361,6 +361,15 @@ def test_a_429_whose_retry_time_passes_the_bound_ends_the_request_at_once() -> N
     assert "not waiting" in str(info.value)
 
 
+@pytest.mark.parametrize("now", [NOW, 1796567027.8294125, 1796567028.3378284])
+def test_a_hint_of_years_says_the_server_asks_for_longer(now: float) -> None:
+    # Whatever a datetime's microseconds make of the retry time, a capped hint is told as one
+    # (times of a clock as it reads, where rounding to microseconds lands just short).
+    with pytest.raises(OctopodsRateLimitError) as info:
+        _call().receive(429, {"Retry-After": "999999999999"}, b"{}", now=now)
+    assert "no sooner than 7 days from now (the server asks for longer)" in str(info.value)
+
+
 def test_a_429_wait_past_the_deadline_is_not_started() -> None:
     call = _call(RetryPolicy(max_rate_limit_wait=300.0), deadline=NOW + 5)
     with pytest.raises(OctopodsRateLimitError) as info:
