@@ -67,6 +67,16 @@ def wait_for(
     raise AssertionError(f"no {what} within {deadline} s")
 
 
+def files_under(folder: Path, pattern: str = "*") -> list[Path]:
+    """The files below ``folder`` matching ``pattern``, as a poller sees them while a task
+    writes there: a folder the task removes during the walk (its preflight probe's, a finished
+    piece folder) is no error, only an empty listing this time."""
+    try:
+        return sorted(p for p in folder.rglob(pattern) if p.is_file()) if folder.exists() else []
+    except FileNotFoundError:
+        return []
+
+
 def progress_root(root: Path) -> Path:
     """The default progress area of the case DAGs: beside their root, which is ``root`` (the
     output path up to the case, its first templated part)."""

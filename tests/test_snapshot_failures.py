@@ -21,7 +21,7 @@ import pytest
 from airflow_provider_octopods.emulator import Emulator
 from tests.dag_runs import task_state, task_xcom
 from tests.hostile import HostileServer, answer_with
-from tests.snapshots import partition, progress_root, read_back, rows_by_id, run_case
+from tests.snapshots import files_under, partition, progress_root, read_back, rows_by_id, run_case
 
 
 def try_numbers(dag_run: object, task_id: str = "snapshot") -> int:
@@ -178,7 +178,7 @@ def test_sigterm_stops_a_snapshot_within_seconds_and_its_retry_resumes(
 
     def terminate_once_pieces_exist() -> None:
         deadline = time.monotonic() + 120
-        while len(list(progress_root(root).rglob("piece-*"))) < 2 and time.monotonic() < deadline:
+        while len(files_under(progress_root(root), "piece-*")) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         # What a worker does to a task marked failed in the UI: SIGTERM to the task's process,
         # here this one, where dag.test() runs the try under Airflow's task runner.

@@ -15,6 +15,7 @@ from airflow_provider_octopods.emulator import Emulator
 from tests.conftest import REPO
 from tests.snapshots import (
     DAY,
+    files_under,
     killed_when_done,
     partition,
     progress_root,
@@ -75,7 +76,7 @@ def test_a_root_keeps_one_timestamp_unit(root: Path, emulator: Emulator) -> None
 
 def _a_piece(progress: Path) -> Path | None:
     """A piece the snapshot has committed in its progress area, beside the root."""
-    return next((p for p in progress.rglob("piece-*.parquet")), None) if progress.exists() else None
+    return next(iter(files_under(progress, "piece-*.parquet")), None)
 
 
 def test_a_snapshot_killed_mid_run_leaves_the_root_as_it_was_and_readers_keep_reading(

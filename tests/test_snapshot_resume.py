@@ -14,15 +14,19 @@ import pytest
 
 from airflow_provider_octopods.emulator import Emulator
 from tests.dag_runs import load_dag, next_try_after, task_xcom
-from tests.snapshots import killed_when_done, partition, progress_root, read_root, run_case, wait_for
+from tests.snapshots import (
+    files_under,
+    killed_when_done,
+    partition,
+    progress_root,
+    read_root,
+    run_case,
+    wait_for,
+)
 
 CASE = "snapshot_durable"
 MESSAGES = 10_000
 DAG_FILE = "tests/dags/octopods_snapshot_cases.py"
-
-
-def files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def piece_ids(folder: Path) -> list[int]:
