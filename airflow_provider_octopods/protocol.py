@@ -617,9 +617,11 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class Wait:
     """Send the same request again after ``seconds``. ``rate_limited``: every caller sharing
-    the key should pause too, not just this one."""
+    the key should pause too, not just this one. ``cause``: what this try met, for the drivers
+    to count and report."""
 
     seconds: float
+    cause: OctopodsError = field(compare=False)
     rate_limited: bool = False
 
 
@@ -627,8 +629,7 @@ class StatusCall:
     """One logical status query, across its retries.
 
     ``deadline`` (Unix time): the wait this query serves ends then (a sensor's timeout), so a
-    429 wait that would end later is not started. ``last_error``: what the last retried try
-    met, for the drivers to count and report.
+    429 wait that would end later is not started.
     """
 
     def __init__(
@@ -648,7 +649,6 @@ class StatusCall:
         self.deadline = deadline
         self.attempts = 0
         self.rate_limited_for = 0.0
-        self.last_error: OctopodsError | None = None
         self._rand = rand
         self._secret = request.headers.get(AUTH_HEADER)
         self._last_429: OctopodsRateLimitError | None = None
@@ -697,14 +697,12 @@ class StatusCall:
             return self._rate_limited(error, now)
         if not error.retryable or self.attempts >= self.policy.max_retries:
             raise error
-        wait = Wait(self.policy.backoff(self.attempts, self._rand()))
+        wait = Wait(self.policy.backoff(self.attempts, self._rand()), cause=error)
         self.attempts += 1
-        self.last_error = error
         return wait
 
     def _rate_limited(self, error: OctopodsRateLimitError, now: float) -> Wait:
         self._last_429 = error
-        self.last_error = error
         if error.retry_at is not None:
             seconds = error.retry_at.timestamp() - now + RATE_LIMIT_MARGIN
         else:  # no usable hint: back off with jitter, never straight back
@@ -712,7 +710,7 @@ class StatusCall:
             self.attempts += 1
         if bound := self._passed_bound(seconds, now):
             raise self._given_up(error, error.retry_at, bound, now)
-        return Wait(seconds, rate_limited=True)
+        return Wait(seconds, rate_limited=True, cause=error)
 
     def _passed_bound(self, seconds: float, now: float) -> str | None:
         """Which bound a wait of ``seconds`` from ``now`` would pass, in words, or None."""

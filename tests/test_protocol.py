@@ -295,7 +295,7 @@ def _call(policy: RetryPolicy | None = None, deadline: float | None = None) -> S
 def test_retries_are_bounded_and_back_off_exponentially() -> None:
     call = _call(RetryPolicy(max_retries=3, backoff_base=1.0, backoff_max=3.0))
     waits = [call.receive(503, {}, b"", now=NOW) for _ in range(3)]
-    assert waits == [Wait(1.0), Wait(2.0), Wait(3.0)]
+    assert [(w.seconds, w.rate_limited) for w in waits] == [(1.0, False), (2.0, False), (3.0, False)]
     with pytest.raises(OctopodsServerError):
         call.receive(503, {}, b"", now=NOW)
 
@@ -349,7 +349,7 @@ def test_a_past_retry_time_backs_off_with_jitter_instead_of_retrying_at_once() -
     past = json.dumps({"retry_at": NOW - 60}).encode()
     waits = [call.receive(429, {}, past, now=NOW) for _ in range(3)]
     # Equal jitter over 0.5, 1, 2 s: half fixed, half drawn; never the 50 ms margin alone.
-    assert waits == [Wait(0.25, True), Wait(1.0, True), Wait(1.5, True)]
+    assert [(w.seconds, w.rate_limited) for w in waits] == [(0.25, True), (1.0, True), (1.5, True)]
 
 
 def test_a_429_whose_retry_time_passes_the_bound_ends_the_request_at_once() -> None:
@@ -380,14 +380,15 @@ def test_a_429_wait_past_the_deadline_is_not_started() -> None:
     call.waiting_for_rate_limit(4.0, now=NOW)  # one that ends in time is waited
 
 
-def test_a_retried_failure_is_kept_for_the_driver_to_report() -> None:
+def test_a_wait_carries_what_the_try_met_for_the_driver_to_report() -> None:
     call = _call(RetryPolicy(max_retries=2))
-    assert call.last_error is None
-    call.receive(503, {}, b"busy", now=NOW)
-    assert isinstance(call.last_error, OctopodsServerError)
-    call.fail(protocol.UNREACHABLE, "[Errno 111] Connection refused")
-    assert isinstance(call.last_error, OctopodsConnectionError)
-    assert f"({BASE})" in str(call.last_error)  # where it went, in the connection's own terms
+    busy = call.receive(503, {}, b"busy", now=NOW)
+    assert isinstance(busy, Wait) and isinstance(busy.cause, OctopodsServerError)
+    refused = call.fail(protocol.UNREACHABLE, "[Errno 111] Connection refused")
+    assert isinstance(refused.cause, OctopodsConnectionError)
+    assert f"({BASE})" in str(refused.cause)  # where it went, in the connection's own terms
+    limited = _call().receive(429, {}, json.dumps({"retry_at": NOW + 1}).encode(), now=NOW)
+    assert isinstance(limited, Wait) and isinstance(limited.cause, OctopodsRateLimitError)
 
 
 def test_tls_to_a_plain_http_server_says_so() -> None:
@@ -411,7 +412,7 @@ def test_401_says_the_key_was_refused_whatever_the_reason() -> None:
 
 def test_429_without_a_hint_backs_off() -> None:
     wait = _call(RetryPolicy(backoff_base=2.0)).receive(429, {}, b"{}", now=NOW)
-    assert wait == Wait(2.0, rate_limited=True)
+    assert isinstance(wait, Wait) and (wait.seconds, wait.rate_limited) == (2.0, True)
 
 
 def test_probe_outcomes() -> None:

@@ -177,7 +177,7 @@ class AsyncOctopodsClient:
                 if isinstance(step, MessageStatus):
                     tally.statuses += 1
                     return step
-                tally.retrying(call.last_error)  # type: ignore[arg-type]
+                tally.retrying(step.cause)
                 if step.rate_limited:
                     # The gate holds this request, and every other one, until the retry time.
                     self.gate.pause(step.seconds)

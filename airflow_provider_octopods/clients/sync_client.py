@@ -127,7 +127,7 @@ class OctopodsClient:
                 if isinstance(step, MessageStatus):
                     tally.statuses += 1
                     return step
-                tally.retrying(call.last_error)  # type: ignore[arg-type]
+                tally.retrying(step.cause)
                 if step.rate_limited:
                     self.gate.pause(step.seconds)  # the gate holds this request and every other one
                 else:
