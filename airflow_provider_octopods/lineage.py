@@ -25,7 +25,7 @@ from airflow.providers.common.compat.openlineage.facet import (
 from airflow.providers.openlineage.extractors import OperatorLineage
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_octopods.protocol import STATUS_PATH
+from airflow_provider_octopods.protocol.refs import STATUS_PATH
 
 NAMESPACE_SCHEME = "octopods"
 

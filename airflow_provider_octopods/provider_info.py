@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_octopods import __version__
-from airflow_provider_octopods.connection_type import CONN_TYPE, DEFAULT_BASE_URL, EXTRA_FIELDS
+from airflow_provider_octopods.connection.fields import CONN_TYPE, DEFAULT_BASE_URL, EXTRA_FIELDS
 
 PACKAGE_NAME = "airflow-provider-octopods"
 INTEGRATION = "Octopods"

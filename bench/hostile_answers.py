@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import OctopodsError
-from airflow_provider_octopods.settings import OctopodsSettings
 from tests.hostile import HostileServer, answer_with, endless_chunks, huge_body, response, trickle
 
 MiB = 1 << 20

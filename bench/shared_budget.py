@@ -28,8 +28,8 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="octopods-bench-")
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.clients.pacing import Reserve, Slot, StoreCall, gate_key, shared_gate
 from airflow_provider_octopods.clients.redis_budget import RedisAddress
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.settings import OctopodsSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from integration.deployment import RedisServer

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.parquet.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.status import MessageStatus
 
 PLACES = {

@@ -41,7 +41,7 @@ from airflow_provider_octopods.emulator import Emulator  # noqa: E402
 
 # The emulator's fixture is opt-in; this suite opts in the way users do.
 pytest_plugins = ["airflow_provider_octopods.emulator.pytest_plugin"]
-from airflow_provider_octopods.settings import OctopodsSettings  # noqa: E402
+from airflow_provider_octopods.connection.settings import OctopodsSettings  # noqa: E402
 
 
 def settings_for(emulator: Emulator, *, api_key: str | None = None, **extra: Any) -> OctopodsSettings:

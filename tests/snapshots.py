@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from tests.conftest import REPO
 from tests.dag_runs import load_dag
 

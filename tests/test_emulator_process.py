@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.emulator.process import emulator_process as run_emulator_process
 from airflow_provider_octopods.errors import OctopodsServerError
-from airflow_provider_octopods.settings import OctopodsSettings
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import logging
 import pytest
 
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
-from airflow_provider_octopods.clock import SYSTEM_CLOCK
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.engine import PollingEngine, Stopped, plan_lines
-from airflow_provider_octopods.polling import BatchWatch, PollPolicy
+from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK
+from airflow_provider_octopods.wait.engine import PollingEngine, Stopped, plan_lines
+from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.watch import BatchWatch
 from tests.conftest import settings_for
 
 

@@ -20,6 +20,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import (
     OctopodsConnectionError,
     OctopodsError,
@@ -27,10 +28,9 @@ from airflow_provider_octopods.errors import (
     OctopodsRequestError,
     OctopodsResponseError,
 )
-from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.parquet.schema import RowBuffer
 from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.fetch import fetch_into
-from airflow_provider_octopods.snapshot.schema import RowBuffer
 from airflow_provider_octopods.status import MessageStatus
 from tests.hostile import (
     Conn,

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 
 pytest.importorskip("airflow.providers.openlineage")
 

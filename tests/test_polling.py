@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsServerError
-from airflow_provider_octopods.polling import BatchWatch, PollPolicy
 from airflow_provider_octopods.status import OUTCOMES, MessageStatus, Outcome, outcome, rank
+from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 
 def polls_until(policy: PollPolicy, change_at: float) -> list[float]:

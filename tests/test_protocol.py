@@ -8,7 +8,6 @@ from email.utils import formatdate
 
 import pytest
 
-from airflow_provider_octopods import protocol
 from airflow_provider_octopods.errors import (
     InvalidMessageReference,
     OctopodsAuthError,
@@ -20,7 +19,8 @@ from airflow_provider_octopods.errors import (
     OctopodsServerError,
     OctopodsTLSError,
 )
-from airflow_provider_octopods.protocol import RetryPolicy, StatusCall, Wait
+from airflow_provider_octopods.protocol import answers, failures, probe, rate_limit, refs, text
+from airflow_provider_octopods.protocol.call import RetryPolicy, StatusCall, Wait
 from airflow_provider_octopods.status import MessageStatus
 
 BASE = "https://app.octopods.io"
@@ -38,7 +38,7 @@ NOW = 1_800_000_000.0
     ],
 )
 def test_message_references_accepted(message: object, expected: int) -> None:
-    assert protocol.message_id_of(message, BASE) == expected
+    assert refs.message_id_of(message, BASE) == expected
 
 
 @pytest.mark.parametrize(
@@ -68,14 +68,14 @@ def test_message_references_accepted(message: object, expected: int) -> None:
 )
 def test_message_references_refused(message: object) -> None:
     with pytest.raises(InvalidMessageReference):
-        protocol.message_id_of(message, BASE)
+        refs.message_id_of(message, BASE)
 
 
 def test_url_must_keep_the_base_path_prefix() -> None:
     base = "https://proxy.example/octopods"
-    assert protocol.message_id_of(f"{base}/api/v1/whatsapp/messages/9", base) == 9
+    assert refs.message_id_of(f"{base}/api/v1/whatsapp/messages/9", base) == 9
     with pytest.raises(InvalidMessageReference):
-        protocol.message_id_of("https://proxy.example/api/v1/whatsapp/messages/9", base)
+        refs.message_id_of("https://proxy.example/api/v1/whatsapp/messages/9", base)
 
 
 @pytest.mark.parametrize(
@@ -89,13 +89,18 @@ def test_url_must_keep_the_base_path_prefix() -> None:
     ],
 )
 def test_base_url_normalised(host: str | None, expected: str) -> None:
-    assert protocol.normalize_base_url(host) == expected
+    assert refs.normalize_base_url(host) == expected
 
 
 @pytest.mark.parametrize("host", ["ftp://x", "https://user:pw@x", "https://x/?q=1"])
 def test_base_url_refused(host: str) -> None:
     with pytest.raises(ValueError, match="base URL"):
-        protocol.normalize_base_url(host)
+        refs.normalize_base_url(host)
+
+
+def parse_status(body: bytes, message_id: int) -> MessageStatus:
+    """A 200 body read as the call reads it."""
+    return answers.status_of(answers.Answer.read({}, body, None), message_id)
 
 
 def _body(**fields: object) -> bytes:
@@ -115,7 +120,7 @@ def _body(**fields: object) -> bytes:
 
 
 def test_parse_status_reads_the_documented_body() -> None:
-    status = protocol.parse_status(_body(), 7)
+    status = parse_status(_body(), 7)
     assert status == MessageStatus(
         message_id=7,
         status="delivered",
@@ -130,16 +135,14 @@ def test_parse_status_reads_the_documented_body() -> None:
 
 
 def test_parse_status_keeps_unknown_values_and_extra_fields() -> None:
-    status = protocol.parse_status(_body(status="queued", campaign="spring", message_id="7"), 7)
+    status = parse_status(_body(status="queued", campaign="spring", message_id="7"), 7)
     assert status.status == "queued"
     assert not status.is_known
     assert status.raw["campaign"] == "spring"
 
 
 def test_parse_status_converts_offsets_and_reads_naive_as_utc() -> None:
-    status = protocol.parse_status(
-        _body(sent_at="2026-04-24T12:23:45+02:00", delivered_at="2026-04-24T10:23:48"), 7
-    )
+    status = parse_status(_body(sent_at="2026-04-24T12:23:45+02:00", delivered_at="2026-04-24T10:23:48"), 7)
     assert status.sent_at == datetime(2026, 4, 24, 10, 23, 45, tzinfo=UTC)
     assert status.delivered_at == datetime(2026, 4, 24, 10, 23, 48, tzinfo=UTC)
 
@@ -158,14 +161,14 @@ def test_parse_status_converts_offsets_and_reads_naive_as_utc() -> None:
 )
 def test_parse_status_refuses_what_is_not_the_documented_json(body: bytes) -> None:
     with pytest.raises(OctopodsResponseError) as info:
-        protocol.parse_status(body, 7)
+        parse_status(body, 7)
     assert info.value.retryable
     assert info.value.http_status == 200
 
 
 def _error(status: int, body: dict[str, object] | bytes, headers: dict[str, str] | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return protocol.error_for(status, headers or {}, raw, message_id=7, conn_id="my_conn", now=NOW)
+    return failures.error_for(status, headers or {}, raw, message_id=7, conn_id="my_conn", now=NOW)
 
 
 def test_code_6_is_an_auth_error_whatever_the_status() -> None:
@@ -227,14 +230,14 @@ def test_server_error_keeps_a_snippet_of_an_html_body() -> None:
 def test_rate_limit_delay_reads_every_hint(
     body: dict[str, object], headers: dict[str, str], expected: float
 ) -> None:
-    assert protocol.rate_limit_delay(headers, body, NOW) == pytest.approx(expected)
+    assert rate_limit.rate_limit_delay(headers, body, NOW) == pytest.approx(expected)
 
 
 def test_rate_limit_delay_measures_against_the_server_clock() -> None:
     # Our clock runs 100 s ahead of the server's: the wait still is what the server meant.
     server_now = NOW
     headers = {"Date": formatdate(server_now, usegmt=True)}
-    assert protocol.rate_limit_delay(headers, {"retry_at": server_now + 5}, NOW + 100) == pytest.approx(5.0)
+    assert rate_limit.rate_limit_delay(headers, {"retry_at": server_now + 5}, NOW + 100) == pytest.approx(5.0)
 
 
 @pytest.mark.parametrize(
@@ -255,7 +258,7 @@ def test_rate_limit_delay_measures_against_the_server_clock() -> None:
     ],
 )
 def test_rate_limit_delay_without_a_usable_hint(body: dict[str, object], headers: dict[str, str]) -> None:
-    assert protocol.rate_limit_delay(headers, body, NOW) is None
+    assert rate_limit.rate_limit_delay(headers, body, NOW) is None
 
 
 @pytest.mark.parametrize(
@@ -269,19 +272,19 @@ def test_rate_limit_delay_without_a_usable_hint(body: dict[str, object], headers
 def test_a_hint_absurdly_far_is_read_as_the_longest_hint(
     body: dict[str, object], headers: dict[str, str]
 ) -> None:
-    assert protocol.rate_limit_delay(headers, body, NOW) == protocol.MAX_RATE_LIMIT_HINT
+    assert rate_limit.rate_limit_delay(headers, body, NOW) == rate_limit.MAX_RATE_LIMIT_HINT
 
 
 def test_retry_after_header_is_seconds_even_past_the_epoch_threshold() -> None:
     # In the body a number that large is a Unix time (here, one already past); in the header
     # it never is.
     past = str(NOW - 100_000_000)
-    assert protocol.rate_limit_delay({"Retry-After": past}, {}, NOW) == protocol.MAX_RATE_LIMIT_HINT
-    assert protocol.rate_limit_delay({}, {"retry_at": past}, NOW) is None
+    assert rate_limit.rate_limit_delay({"Retry-After": past}, {}, NOW) == rate_limit.MAX_RATE_LIMIT_HINT
+    assert rate_limit.rate_limit_delay({}, {"retry_at": past}, NOW) is None
 
 
 def _call(policy: RetryPolicy | None = None, deadline: float | None = None) -> StatusCall:
-    request = protocol.build_request(protocol.status_url(BASE, 7), "k")
+    request = refs.build_request(refs.status_url(BASE, 7), "k")
     return StatusCall(
         request,
         message_id=7,
@@ -302,12 +305,12 @@ def test_retries_are_bounded_and_back_off_exponentially() -> None:
 
 def test_transport_failures_retry_but_tls_does_not() -> None:
     call = _call(RetryPolicy(max_retries=1))
-    assert isinstance(call.fail(protocol.DROPPED, "reset"), Wait)
+    assert isinstance(call.fail(failures.DROPPED, "reset"), Wait)
     with pytest.raises(OctopodsConnectionError) as info:
-        call.fail(protocol.TIMEOUT, "slow")
-    assert info.value.kind == protocol.TIMEOUT
+        call.fail(failures.TIMEOUT, "slow")
+    assert info.value.kind == failures.TIMEOUT
     with pytest.raises(OctopodsTLSError):
-        _call().fail(protocol.TLS, "certificate verify failed")
+        _call().fail(failures.TLS, "certificate verify failed")
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
@@ -344,7 +347,7 @@ def test_time_at_a_gate_another_call_closed_counts_against_the_longest_wait() ->
 
 def test_a_past_retry_time_backs_off_with_jitter_instead_of_retrying_at_once() -> None:
     draws = iter([0.0, 1.0, 0.5])
-    request = protocol.build_request(protocol.status_url(BASE, 7), "k")
+    request = refs.build_request(refs.status_url(BASE, 7), "k")
     call = StatusCall(request, message_id=7, conn_id="c", policy=RetryPolicy(), rand=lambda: next(draws))
     past = json.dumps({"retry_at": NOW - 60}).encode()
     waits = [call.receive(429, {}, past, now=NOW) for _ in range(3)]
@@ -384,7 +387,7 @@ def test_a_wait_carries_what_the_try_met_for_the_driver_to_report() -> None:
     call = _call(RetryPolicy(max_retries=2))
     busy = call.receive(503, {}, b"busy", now=NOW)
     assert isinstance(busy, Wait) and isinstance(busy.cause, OctopodsServerError)
-    refused = call.fail(protocol.UNREACHABLE, "[Errno 111] Connection refused")
+    refused = call.fail(failures.UNREACHABLE, "[Errno 111] Connection refused")
     assert isinstance(refused.cause, OctopodsConnectionError)
     assert f"({BASE})" in str(refused.cause)  # where it went, in the connection's own terms
     limited = _call().receive(429, {}, json.dumps({"retry_at": NOW + 1}).encode(), now=NOW)
@@ -393,14 +396,14 @@ def test_a_wait_carries_what_the_try_met_for_the_driver_to_report() -> None:
 
 def test_tls_to_a_plain_http_server_says_so() -> None:
     for detail in ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "[SSL] record layer failure"):
-        error = protocol.transport_error(protocol.TLS, detail, 7)
+        error = failures.transport_error(failures.TLS, detail, 7)
         assert "plain HTTP" in str(error) and "https://" in str(error)
-    assert "plain HTTP" not in str(protocol.transport_error(protocol.TLS, "certificate verify failed", 7))
+    assert "plain HTTP" not in str(failures.transport_error(failures.TLS, "certificate verify failed", 7))
 
 
 def test_a_long_text_is_cut_after_a_whole_word() -> None:
     text = "word " * 100
-    error = protocol.transport_error(protocol.DROPPED, text, 7)
+    error = failures.transport_error(failures.DROPPED, text, 7)
     assert error.summary.endswith(" word...")
 
 
@@ -416,25 +419,25 @@ def test_429_without_a_hint_backs_off() -> None:
 
 
 def test_probe_outcomes() -> None:
-    ok, text = protocol.probe_outcome(400, {}, json.dumps({"request_id": "p", "error_code": 1}).encode(), "c")
+    ok, text = probe.probe_outcome(400, {}, json.dumps({"request_id": "p", "error_code": 1}).encode(), "c")
     assert ok
     assert "accepted" in text
-    ok, text = protocol.probe_outcome(400, {}, json.dumps({"error_code": 6}).encode(), "c")
+    ok, text = probe.probe_outcome(400, {}, json.dumps({"error_code": 6}).encode(), "c")
     assert not ok
     assert "revoked" in text
-    ok, text = protocol.probe_outcome(404, {}, b"<html>Not Found</html>", "c")
+    ok, text = probe.probe_outcome(404, {}, b"<html>Not Found</html>", "c")
     assert not ok
     assert "not as the Octopods API" in text
-    ok, text = protocol.probe_outcome(200, {}, b"<html>hello</html>", "c")
+    ok, text = probe.probe_outcome(200, {}, b"<html>hello</html>", "c")
     assert not ok
     assert "not as the Octopods API" in text
 
 
 def test_rate_limit_delay_keeps_our_precision_while_the_clocks_agree() -> None:
     headers = {"Date": formatdate(NOW, usegmt=True)}
-    assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW + 0.4) == pytest.approx(0.6)
+    assert rate_limit.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW + 0.4) == pytest.approx(0.6)
     # Our clock behind the server's Date: measured from the Date, never early.
-    assert protocol.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW - 5) == pytest.approx(1.0)
+    assert rate_limit.rate_limit_delay(headers, {"retry_at": NOW + 1.0}, NOW - 5) == pytest.approx(1.0)
 
 
 # --- whatever a server sends: a status, a Wait, or a typed error -------------------------
@@ -443,7 +446,7 @@ SECRET = "octo-KEY-" + "5e1f" * 6
 
 
 def _secret_call(policy: RetryPolicy | None = None) -> StatusCall:
-    request = protocol.build_request(protocol.status_url(BASE, 7), SECRET)
+    request = refs.build_request(refs.status_url(BASE, 7), SECRET)
     return StatusCall(
         request, message_id=7, conn_id="c", policy=policy or RetryPolicy(max_retries=0), rand=lambda: 0.5
     )
@@ -522,21 +525,21 @@ def test_the_api_key_echoed_by_the_server_is_redacted_everywhere_it_is_kept() ->
     assert isinstance(status, MessageStatus)
     texts += [repr(status), json.dumps(status.to_dict()), json.dumps(dict(status.raw))]
     with pytest.raises(OctopodsConnectionError) as info:
-        _secret_call().fail(protocol.DROPPED, f"Invalid header value b'{SECRET}\\n'")
+        _secret_call().fail(failures.DROPPED, f"Invalid header value b'{SECRET}\\n'")
     texts.append(str(info.value))
     everything = "\n".join(texts)
-    assert protocol.REDACTED in everything
+    assert text.REDACTED in everything
     assert SECRET not in everything and quote(SECRET, safe="") not in everything
 
 
 def test_a_body_over_the_cap_is_a_response_error() -> None:
-    over = b"x" * (protocol.MAX_BODY_BYTES + 1)
+    over = b"x" * (answers.MAX_BODY_BYTES + 1)
     for status in (200, 400, 429):
         error = _raised(status, over)
         assert isinstance(error, OctopodsResponseError)
         assert error.http_status == status
         assert "over 1048576 bytes" in str(error)
-    ok, text = protocol.probe_outcome(400, {}, over, "c")
+    ok, text = probe.probe_outcome(400, {}, over, "c")
     assert not ok
     assert "over 1048576 bytes" in text
 
@@ -559,9 +562,9 @@ def test_lone_surrogates_are_replaced_before_anything_keeps_them() -> None:
 )
 def test_ids_of_thousands_of_digits_are_refused_typed(message: object) -> None:
     with pytest.raises(InvalidMessageReference) as info:
-        protocol.message_id_of(message, BASE)
+        refs.message_id_of(message, BASE)
     assert len(str(info.value)) < 400
 
 
 def test_leading_zeros_do_not_count_against_the_id_length() -> None:
-    assert protocol.message_id_of("0" * 5000 + "42", BASE) == 42
+    assert refs.message_id_of("0" * 5000 + "42", BASE) == 42

@@ -11,9 +11,9 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_octopods import protocol
 from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsError, OctopodsRateLimitError
-from airflow_provider_octopods.protocol import RetryPolicy, StatusCall, Wait
+from airflow_provider_octopods.protocol import answers, failures, rate_limit, refs
+from airflow_provider_octopods.protocol.call import RetryPolicy, StatusCall, Wait
 from airflow_provider_octopods.snapshot import inputs
 from airflow_provider_octopods.status import MessageStatus
 
@@ -104,7 +104,7 @@ statuses = st.sampled_from([200, 400, 401, 403, 404, 429, 500, 502, 503]) | st.i
 
 
 def _call() -> StatusCall:
-    request = protocol.build_request(protocol.status_url(BASE, MESSAGE_ID), SECRET)
+    request = refs.build_request(refs.status_url(BASE, MESSAGE_ID), SECRET)
     return StatusCall(request, message_id=MESSAGE_ID, conn_id="c", policy=POLICY)
 
 
@@ -114,11 +114,11 @@ def _no_secret(*texts: str) -> None:
 
 
 def _check_error(error: OctopodsError) -> None:
-    assert error.error_code is None or 0 <= error.error_code <= protocol.MAX_ERROR_CODE
+    assert error.error_code is None or 0 <= error.error_code <= answers.MAX_ERROR_CODE
     _no_secret(str(error), repr(error), json.dumps(error.to_dict()))
     str(error).encode("utf-8")
     if isinstance(error, OctopodsRateLimitError) and error.retry_at is not None:
-        assert error.retry_at.timestamp() <= NOW + protocol.MAX_RATE_LIMIT_HINT + 1
+        assert error.retry_at.timestamp() <= NOW + rate_limit.MAX_RATE_LIMIT_HINT + 1
 
 
 def _check_status(status: MessageStatus) -> None:
@@ -152,7 +152,7 @@ def test_any_answers_end_in_a_status_a_wait_or_a_typed_error(
 
 @PROPERTY_SETTINGS
 @given(
-    kind=st.sampled_from([protocol.TIMEOUT, protocol.UNREACHABLE, protocol.DROPPED, protocol.TLS]),
+    kind=st.sampled_from([failures.TIMEOUT, failures.UNREACHABLE, failures.DROPPED, failures.TLS]),
     detail=odd_text,
     times=st.integers(1, 6),
 )
@@ -183,11 +183,11 @@ references = (
 @given(reference=references)
 def test_any_user_reference_is_an_id_or_refused_typed(reference: object) -> None:
     try:
-        message_id: int | str = protocol.message_id_of(reference, BASE)
+        message_id: int | str = refs.message_id_of(reference, BASE)
     except InvalidMessageReference as exc:
         message_id = str(exc)
     if isinstance(message_id, int):
-        assert 0 < message_id <= protocol.MAX_MESSAGE_ID
+        assert 0 < message_id <= refs.MAX_MESSAGE_ID
     else:
         assert len(message_id) < 500
 
@@ -215,8 +215,8 @@ def test_reading_an_answer_cleans_as_a_walk_of_every_string_would(body: bytes, s
     """The walk over every decoded string is skipped only where it could change nothing, and
     the faster decoder of strict bodies reads what json reads, the same."""
     try:
-        walked = protocol._cleaned(json.loads(body), secret)
+        walked = answers._cleaned(json.loads(body), secret)
     except (ValueError, UnicodeDecodeError, RecursionError):
         walked = None
-    read = protocol.Answer.read({}, body, secret).data
+    read = answers.Answer.read({}, body, secret).data
     assert json.dumps(read) == json.dumps(walked)

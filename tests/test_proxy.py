@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import trustme
 
-from airflow_provider_octopods import proxy
+from airflow_provider_octopods.connection import proxy
 from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from tests.dag_runs import load_dag

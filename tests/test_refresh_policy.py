@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 H = timedelta(hours=1)

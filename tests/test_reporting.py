@@ -6,7 +6,13 @@ import itertools
 
 import pytest
 
-from airflow_provider_octopods.reporting import FIRST_SECONDS, MOST_SECONDS, Cadence, duration, least_time
+from airflow_provider_octopods.reporting.durations import (
+    FIRST_SECONDS,
+    MOST_SECONDS,
+    Cadence,
+    duration,
+    least_time,
+)
 
 
 @pytest.mark.parametrize(

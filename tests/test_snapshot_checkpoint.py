@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
+from airflow_provider_octopods.parquet.schema import RowBuffer
 from airflow_provider_octopods.snapshot.checkpoint import (
     Progress,
     default_progress_path,
     folder_name,
     sequence_of,
 )
-from airflow_provider_octopods.snapshot.schema import RowBuffer
 from airflow_provider_octopods.status import MessageStatus
 
 

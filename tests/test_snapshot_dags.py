@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from tests.conftest import EXAMPLE_ROOT
 from tests.dag_runs import load_dag, task_state, task_xcom
 from tests.snapshots import DAY, partition, progress_root, read_back, rows_by_id, run_case

@@ -129,12 +129,12 @@ def test_an_outage_is_told_within_seconds_and_named_at_the_end(
         down.append(time.monotonic())
 
     handler = Stamp()
-    logging.getLogger("airflow_provider_octopods.telemetry").addHandler(handler)
+    logging.getLogger("airflow_provider_octopods.reporting.tally").addHandler(handler)
     threading.Thread(target=outage, daemon=True).start()
     try:
         dag_run = run_case("snapshot_outage", messages=ids)
     finally:
-        logging.getLogger("airflow_provider_octopods.telemetry").removeHandler(handler)
+        logging.getLogger("airflow_provider_octopods.reporting.tally").removeHandler(handler)
     out = capfd.readouterr().out
     assert dag_run.state == "failed"
     assert down, "the outage never started"

@@ -16,9 +16,9 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_octopods.emulator import Emulator
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.snapshot import partition
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
 from tests.snapshots import run_case
 
 

@@ -18,10 +18,11 @@ import pytest
 
 from airflow_provider_octopods.clients.pacing import MIN_SHARE, RECOVERY_SECONDS, RequestGate
 from airflow_provider_octopods.errors import OctopodsServerError
-from airflow_provider_octopods.snapshot import inputs, staging
+from airflow_provider_octopods.parquet import staging
+from airflow_provider_octopods.parquet.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.parquet.writer import SnapshotWriter
+from airflow_provider_octopods.snapshot import inputs
 from airflow_provider_octopods.snapshot.fetch import heap_frozen
-from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
 
 BASE = "https://app.octopods.io"
@@ -50,7 +51,7 @@ def test_ids_of_thousands_of_digits_in_files_are_invalid_inputs() -> None:
 
 
 def test_a_rendered_list_with_a_number_of_thousands_of_digits_keeps_the_other_ids() -> None:
-    from airflow_provider_octopods.rendered import as_list
+    from airflow_provider_octopods.templated import as_list
 
     got = inputs.collect(as_list("[12, " + "9" * 5000 + ", 13]", "message_ids"), BASE)
     assert got.ids.tolist() == [12, 13]

@@ -117,9 +117,9 @@ _KILLED_WRITER = """
 import sys
 from datetime import UTC, datetime
 from airflow.sdk import ObjectStoragePath
-from airflow_provider_octopods.snapshot import staging
-from airflow_provider_octopods.snapshot.schema import RowBuffer
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
+from airflow_provider_octopods.parquet import staging
+from airflow_provider_octopods.parquet.schema import RowBuffer
+from airflow_provider_octopods.parquet.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
 
 staging._open_unnamed = lambda folder: None  # a filesystem without unnamed files (NFS, macOS)

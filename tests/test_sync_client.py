@@ -242,7 +242,7 @@ def test_blocking_gate_spaces_requests_from_several_threads() -> None:
 
 
 def test_an_unreachable_host_is_told_in_the_sockets_own_words() -> None:
-    from airflow_provider_octopods.settings import OctopodsSettings
+    from airflow_provider_octopods.connection.settings import OctopodsSettings
 
     settings = OctopodsSettings.from_connection_fields("c", "http://127.0.0.1:1", "key", {"max_retries": 0})
     with OctopodsClient(settings) as unreachable, pytest.raises(OctopodsConnectionError) as info:
@@ -257,7 +257,7 @@ def test_https_to_a_plain_http_server_says_so(emulator: Emulator, driver: str) -
     import asyncio
 
     from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
-    from airflow_provider_octopods.settings import OctopodsSettings
+    from airflow_provider_octopods.connection.settings import OctopodsSettings
 
     host = emulator.base_url.replace("http://", "https://")
     settings = OctopodsSettings.from_connection_fields("c", host, emulator.api_key, {})

@@ -8,21 +8,21 @@ from collections import Counter
 
 import pytest
 
-from airflow_provider_octopods import telemetry
 from airflow_provider_octopods.errors import (
     OctopodsConnectionError,
     OctopodsRateLimitError,
     OctopodsRequestError,
     OctopodsServerError,
 )
-from airflow_provider_octopods.telemetry import Tally, describe_errors
+from airflow_provider_octopods.reporting import tally as tallies
+from airflow_provider_octopods.reporting.tally import Tally, describe_errors
 
 
 def test_failures_are_warned_at_once_then_at_most_every_30_s(caplog: pytest.LogCaptureFixture) -> None:
     now = [0.0]
     tally = Tally("conn", clock=lambda: now[0])
     down = OctopodsConnectionError("could not be reached", kind="unreachable")
-    with caplog.at_level(logging.WARNING, logger=telemetry.__name__):
+    with caplog.at_level(logging.WARNING, logger=tallies.__name__):
         tally.retrying(down)
         for _ in range(50):
             now[0] += 0.5
@@ -44,7 +44,7 @@ def test_a_429_is_counted_not_warned_and_a_refusal_is_counted_not_warned(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     tally = Tally("conn")
-    with caplog.at_level(logging.WARNING, logger=telemetry.__name__):
+    with caplog.at_level(logging.WARNING, logger=tallies.__name__):
         tally.retrying(OctopodsRateLimitError("429"))
         tally.failed(OctopodsRequestError("not found"))
     assert caplog.records == []
@@ -53,7 +53,7 @@ def test_a_429_is_counted_not_warned_and_a_refusal_is_counted_not_warned(
 
 def test_flush_sends_what_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[tuple[str, float, dict[str, str]]] = []
-    monkeypatch.setattr(telemetry, "emit_count", lambda name, n, conn, **tags: sent.append((name, n, tags)))
+    monkeypatch.setattr(tallies, "emit_count", lambda name, n, conn, **tags: sent.append((name, n, tags)))
     tally = Tally("conn")
     for _ in range(3):
         tally.request()

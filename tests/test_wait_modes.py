@@ -26,7 +26,7 @@ from airflow_provider_octopods.errors import (
     error_action,
     error_from_dict,
 )
-from airflow_provider_octopods.snapshot.schema import snapshot_schema
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from tests.wait_modes import MODES, JsonStore, run_sensor
 
 UNKNOWN = 987_654  # a message id the emulator does not know

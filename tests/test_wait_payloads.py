@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from airflow.sdk import serde
 
-from airflow_provider_octopods.polling import BatchWatch, PollPolicy
 from airflow_provider_octopods.status import MessageStatus
 from airflow_provider_octopods.triggers.message_status import MessageStatusTrigger
-from airflow_provider_octopods.wait_result import MAX_FAILED_LISTED, final_result
+from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.result import MAX_FAILED_LISTED, final_result
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 LIMIT = 100_000
 

@@ -16,14 +16,15 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_gate
 from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
-from airflow_provider_octopods.protocol import Request, StatusCall, Wait
-from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.protocol import answers, failures, probe
+from airflow_provider_octopods.protocol.call import StatusCall, Wait
+from airflow_provider_octopods.protocol.refs import Request
+from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
-from airflow_provider_octopods.telemetry import Tally
 
 DEFAULT_MAX_CONCURRENCY = 50
 # A path of these needs no encoding or normalising (no dot segments): ids and the fixed
@@ -34,12 +35,12 @@ _PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_~-]*")
 def _failure_kind(exc: BaseException) -> str:
     # Order matters: the TLS errors are connector errors too, and timeouts are OSErrors.
     if isinstance(exc, aiohttp.ClientSSLError):
-        return protocol.TLS
+        return failures.TLS
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return protocol.TIMEOUT
+        return failures.TIMEOUT
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return protocol.UNREACHABLE
-    return protocol.DROPPED
+        return failures.UNREACHABLE
+    return failures.DROPPED
 
 
 async def _answer(response: aiohttp.ClientResponse) -> tuple[int, Mapping[str, str], bytes]:
@@ -49,15 +50,11 @@ async def _answer(response: aiohttp.ClientResponse) -> tuple[int, Mapping[str, s
     length = response.content_length
     # The usual answer: its whole length is known and small. A compressed length says nothing
     # of what the body inflates to, so a compressed body is read piece by piece.
-    if (
-        length is not None
-        and length <= protocol.MAX_BODY_BYTES
-        and "Content-Encoding" not in response.headers
-    ):
+    if length is not None and length <= answers.MAX_BODY_BYTES and "Content-Encoding" not in response.headers:
         return response.status, response.headers, await response.read()
     body = bytearray()
-    while len(body) <= protocol.MAX_BODY_BYTES:
-        chunk = await response.content.read(protocol.MAX_BODY_BYTES + 1 - len(body))
+    while len(body) <= answers.MAX_BODY_BYTES:
+        chunk = await response.content.read(answers.MAX_BODY_BYTES + 1 - len(body))
         if not chunk:
             break
         body += chunk
@@ -267,9 +264,9 @@ class AsyncOctopodsClient:
                 answer = await _answer(response)
         except (TimeoutError, aiohttp.ClientError) as exc:
             detail = str(exc) or type(exc).__name__
-            error = protocol.transport_error(_failure_kind(exc), detail, None, self.settings.api_key)
+            error = failures.transport_error(_failure_kind(exc), detail, None, self.settings.api_key)
             return False, f"{error} ({self.settings.route()})"
-        return protocol.probe_outcome(
+        return probe.probe_outcome(
             *answer,
             conn_id=self.settings.conn_id,
             secret=self.settings.api_key,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_octopods.clients.pacing import Publish, Reserve, Slot, StoreCall
-from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 
 log = logging.getLogger(__name__)
 

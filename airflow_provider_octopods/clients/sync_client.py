@@ -9,27 +9,27 @@ from types import TracebackType
 import requests
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
-from airflow_provider_octopods import protocol
 from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
 from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_blocking_gate
 from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import OctopodsError
-from airflow_provider_octopods.protocol import StatusCall, Wait
-from airflow_provider_octopods.settings import OctopodsSettings
+from airflow_provider_octopods.protocol import answers, failures, probe, refs
+from airflow_provider_octopods.protocol.call import StatusCall, Wait
+from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
-from airflow_provider_octopods.telemetry import Tally
 
 
 def _failure_kind(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
-        return protocol.TLS
+        return failures.TLS
     # requests reports a read timeout in the body as a ConnectionError: look at the cause too.
     if isinstance(exc, requests.Timeout) or isinstance(exc.__context__, ReadTimeoutError):
-        return protocol.TIMEOUT
+        return failures.TIMEOUT
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError):
-        return protocol.UNREACHABLE
-    return protocol.DROPPED
+        return failures.UNREACHABLE
+    return failures.DROPPED
 
 
 def _detail(exc: requests.RequestException) -> str:
@@ -85,9 +85,7 @@ class OctopodsClient:
         self._session.close()
         self.tally.flush()
 
-    def _send(
-        self, request: protocol.Request
-    ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
+    def _send(self, request: refs.Request) -> tuple[int, requests.structures.CaseInsensitiveDict[str], bytes]:
         # The connection's timeout bounds the whole request, connect to last byte.
         with (
             deadline(self.settings.timeout),
@@ -107,7 +105,7 @@ class OctopodsClient:
             # closing the response unread drops the connection instead of draining it.
             for chunk in response.iter_content(64 * 1024):
                 body += chunk
-                if len(body) > protocol.MAX_BODY_BYTES:
+                if len(body) > answers.MAX_BODY_BYTES:
                     break
             return response.status_code, response.headers, bytes(body)
 
@@ -142,10 +140,10 @@ class OctopodsClient:
         return self._run(self.settings.status_call(message, deadline))
 
     def probe(self) -> tuple[bool, str]:
-        """One request to the status path with no id; see ``protocol.probe_outcome``."""
+        """One request to the status path with no id; see ``probe.probe_outcome``."""
         try:
             answer = self._send(self.settings.probe_request())
         except requests.RequestException as exc:
-            error = protocol.transport_error(_failure_kind(exc), _detail(exc), None, self.settings.api_key)
+            error = failures.transport_error(_failure_kind(exc), _detail(exc), None, self.settings.api_key)
             return False, f"{error} ({self.settings.route()})"
-        return protocol.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)
+        return probe.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)

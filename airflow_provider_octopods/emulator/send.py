@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_octopods.protocol import AUTH_HEADER
+from airflow_provider_octopods.protocol.refs import AUTH_HEADER
 
 
 def simulate_send(base_url: str, api_key: str, count: int = 1) -> list[dict[str, Any]]:

@@ -21,10 +21,10 @@ from airflow_provider_octopods.clients.async_client import (
 )
 from airflow_provider_octopods.clients.redis_budget import RedisAddress
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
-from airflow_provider_octopods.connection_type import CONN_TYPE
+from airflow_provider_octopods.connection.fields import CONN_TYPE
+from airflow_provider_octopods.connection.proxy import proxy_password
+from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import OctopodsConfigError
-from airflow_provider_octopods.proxy import proxy_password
-from airflow_provider_octopods.settings import OctopodsSettings
 from airflow_provider_octopods.status import MessageStatus
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_octopods.errors import InvalidMessageReference
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
-from airflow_provider_octopods.rendered import as_list
-from airflow_provider_octopods.reporting import duration, least_time
+from airflow_provider_octopods.parquet.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.parquet.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
+from airflow_provider_octopods.reporting.durations import duration, least_time
+from airflow_provider_octopods.reporting.tally import Tally, describe_errors, emit_count
 from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
 from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into, heap_frozen
@@ -28,9 +30,7 @@ from airflow_provider_octopods.snapshot.preflight import probe_writable
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
-from airflow_provider_octopods.snapshot.schema import RowBuffer, snapshot_schema
-from airflow_provider_octopods.snapshot.writer import DEFAULT_ROW_GROUP_ROWS, SnapshotWriter
-from airflow_provider_octopods.telemetry import Tally, describe_errors, emit_count
+from airflow_provider_octopods.templated import as_list
 
 DEFAULT_MAX_CONCURRENCY = 100
 

@@ -10,21 +10,22 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_octopods import protocol
-from airflow_provider_octopods.clock import SYSTEM_CLOCK, Clock
-from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine, plan_lines
 from airflow_provider_octopods.errors import MessageFailedError, OctopodsTriggerError, error_from_dict
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
-from airflow_provider_octopods.polling import BatchWatch, PollPolicy
-from airflow_provider_octopods.progress import ProgressStore
-from airflow_provider_octopods.rendered import as_list
+from airflow_provider_octopods.protocol.refs import message_id_of
 from airflow_provider_octopods.status import DELIVERED, TARGET_STATUSES, Outcome
+from airflow_provider_octopods.templated import as_list
 from airflow_provider_octopods.triggers.message_status import (
     DEFAULT_MAX_CONCURRENCY,
     EVENT_STATUSES,
     MessageStatusTrigger,
 )
-from airflow_provider_octopods.wait_result import final_result
+from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
+from airflow_provider_octopods.wait.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine, plan_lines
+from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.result import final_result
+from airflow_provider_octopods.wait.state_store import ProgressStore
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 
 class MessageStatusSensor(BaseSensorOperator):
@@ -111,7 +112,7 @@ class MessageStatusSensor(BaseSensorOperator):
         if not refs:
             raise ValueError("message_ids is empty: there is nothing to wait for")
         base_url = self.hook.get_settings().base_url
-        return list(dict.fromkeys(protocol.message_id_of(ref, base_url) for ref in refs))
+        return list(dict.fromkeys(message_id_of(ref, base_url) for ref in refs))
 
     # --- deferrable ---------------------------------------------------------------------
 

@@ -37,8 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.snapshot.staging import Target, is_local
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
+from airflow_provider_octopods.parquet.staging import Target, is_local
+from airflow_provider_octopods.parquet.writer import SnapshotWriter
 
 DEFAULT_CHECKPOINT_ROWS = 2_000
 DEFAULT_CHECKPOINT_SECONDS = 60.0

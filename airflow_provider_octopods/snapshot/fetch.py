@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient, StatusResult
-from airflow_provider_octopods.reporting import Cadence, duration
-from airflow_provider_octopods.snapshot.schema import RowBuffer
-from airflow_provider_octopods.telemetry import Tally, describe_errors
+from airflow_provider_octopods.parquet.schema import RowBuffer
+from airflow_provider_octopods.reporting.durations import Cadence, duration
+from airflow_provider_octopods.reporting.tally import Tally, describe_errors
 
 
 class Sink(Protocol):

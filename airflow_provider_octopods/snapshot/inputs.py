@@ -13,7 +13,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsInputError
-from airflow_provider_octopods.protocol import MAX_MESSAGE_ID, message_id_of, shown
+from airflow_provider_octopods.protocol.refs import MAX_MESSAGE_ID, message_id_of
+from airflow_provider_octopods.protocol.text import shown
 
 ID_COLUMN = "message_id"
 SAMPLES = 5

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-import uuid
 from typing import Any
 
 _OWNED = re.compile(r"(?P<temp>\.)?part-(?P<index>\d{5})\.parquet(?(temp)\.tmp-[0-9a-f]+|)")
@@ -37,11 +36,6 @@ def is_part(name: str) -> bool:
     """A published part's file name (not a temporary one)."""
     match = _OWNED.fullmatch(name)
     return match is not None and match["temp"] is None
-
-
-def temp_name(name: str) -> str:
-    """The name ``name`` has while it is written, where it must have one (see ``staging``)."""
-    return f".{name}.tmp-{uuid.uuid4().hex}"
 
 
 def _owned(fs: Any, folder: str) -> list[tuple[str, int, bool]]:

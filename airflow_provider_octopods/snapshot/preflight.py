@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_octopods.errors import OctopodsConfigError
-from airflow_provider_octopods.snapshot.staging import is_local
+from airflow_provider_octopods.parquet.staging import is_local
 
 # What no retry can change: the task fails at once, without retries.
 _FINAL = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}

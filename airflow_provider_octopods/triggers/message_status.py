@@ -18,12 +18,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_octopods.clock import SYSTEM_CLOCK, Clock
-from airflow_provider_octopods.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
 from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
-from airflow_provider_octopods.polling import BatchWatch, PollPolicy
-from airflow_provider_octopods.wait_result import final_result
+from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
+from airflow_provider_octopods.wait.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
+from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.result import final_result
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 # success: all settled within max_failed; failed: more than max_failed failed; timeout: the
 # deadline passed first; error: an error that ends the wait (errors.error_action), or

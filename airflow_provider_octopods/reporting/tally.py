@@ -17,7 +17,7 @@ from typing import Any
 from airflow.sdk.observability.stats import Stats
 
 from airflow_provider_octopods.errors import OctopodsError, OctopodsRateLimitError
-from airflow_provider_octopods.protocol import shorten
+from airflow_provider_octopods.protocol.text import shorten
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
-from airflow_provider_octopods.clock import Clock
 from airflow_provider_octopods.errors import OctopodsError
-from airflow_provider_octopods.polling import BatchWatch
-from airflow_provider_octopods.reporting import Cadence, duration, least_time
+from airflow_provider_octopods.reporting.durations import Cadence, duration, least_time
+from airflow_provider_octopods.reporting.tally import Tally, emit_gauge
 from airflow_provider_octopods.status import MessageStatus, Outcome
-from airflow_provider_octopods.telemetry import Tally, emit_gauge
+from airflow_provider_octopods.wait.clock import Clock
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 # How the engine's wait ended: the names of the trigger's event statuses.
 SUCCESS, FAILED, TIMEOUT = "success", "failed", "timeout"

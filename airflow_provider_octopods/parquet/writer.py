@@ -14,7 +14,7 @@ from types import TracebackType
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.snapshot.staging import Target, stage
+from airflow_provider_octopods.parquet.staging import Target, stage
 
 DEFAULT_ROW_GROUP_ROWS = 65_536
 

@@ -16,10 +16,10 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_octopods.errors import error_from_dict
-from airflow_provider_octopods.polling import MAX_REASON_CHARS, BatchWatch
-from airflow_provider_octopods.snapshot.schema import RowBuffer
-from airflow_provider_octopods.snapshot.writer import SnapshotWriter
+from airflow_provider_octopods.parquet.schema import RowBuffer
+from airflow_provider_octopods.parquet.writer import SnapshotWriter
 from airflow_provider_octopods.status import MessageStatus
+from airflow_provider_octopods.wait.watch import MAX_REASON_CHARS, BatchWatch
 
 # Failed messages listed in a summary: 100 x ~400 bytes.
 MAX_FAILED_LISTED = 100

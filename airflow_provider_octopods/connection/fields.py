@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_octopods import proxy
+from airflow_provider_octopods.connection import proxy
 
 DEFAULT_BASE_URL = "https://app.octopods.io"
 CONN_TYPE = "octopods"

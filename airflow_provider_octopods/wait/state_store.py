@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from airflow_provider_octopods.polling import BatchWatch
+from airflow_provider_octopods.wait.watch import BatchWatch
 
 KEY = "octopods_wait"
 SETTLED_KEY = "octopods_wait_settled_{}"

@@ -1,69 +1,15 @@
-"""When to poll which message, with no I/O: the polling policy and a batch's progress.
-
-Every poll spends the API key's rate limit, which sends share, so the policy follows the
-vendor's advice: the first poll waits a few seconds after the start, the interval grows while
-nothing changes, and after ``delivered`` a wait for ``read`` backs off much further.
-"""
+"""Which messages of a batch are pending, when each is due, and what settled; no I/O."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
+from airflow_provider_octopods.reporting.tally import describe_error_list
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, MessageStatus, Outcome, outcome, rank
-from airflow_provider_octopods.telemetry import describe_error_list
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """Seconds between polls of one message. Plain numbers, so a trigger can serialize them."""
-
-    first_delay: float = 5.0
-    interval: float = 5.0
-    backoff: float = 1.5
-    max_interval: float = 60.0
-    read_interval: float = 300.0
-
-    def __post_init__(self) -> None:
-        consistent = self.interval > 0 and self.backoff >= 1 and self.max_interval >= self.interval
-        if not consistent or self.first_delay < 0:
-            raise ValueError(f"inconsistent polling policy: {self}")
-
-    def grow(self, interval: float) -> float:
-        return min(self.max_interval, interval * self.backoff)
-
-    def schedule(self, elapsed: float) -> tuple[float, float]:
-        """The next poll time after ``elapsed`` seconds from the start, and the interval then.
-
-        A trigger rebuilt mid-wait (a triggerer restart) resumes this schedule where it
-        stands, instead of polling everything at once.
-        """
-        at, interval = self.first_delay, self.interval
-        while at <= elapsed:
-            at += interval
-            interval = self.grow(interval)
-        return at, interval
-
-    def current_interval(self, elapsed: float) -> float:
-        """The interval from the last poll time at or before ``elapsed`` to the next one."""
-        at, interval = self.first_delay, self.interval
-        while at + interval <= elapsed:
-            at += interval
-            interval = self.grow(interval)
-        return interval
-
-    def to_dict(self) -> dict[str, float]:
-        return {
-            "first_delay": self.first_delay,
-            "interval": self.interval,
-            "backoff": self.backoff,
-            "max_interval": self.max_interval,
-            "read_interval": self.read_interval,
-        }
-
+from airflow_provider_octopods.wait.policy import PollPolicy
 
 # A failure reason as a wait's log, exception and result show it: a server's text is not bounded.
 MAX_REASON_CHARS = 300

@@ -17,11 +17,15 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from airflow_provider_octopods.snapshot.partition import temp_name
+
+def temp_name(name: str) -> str:
+    """The name ``name`` has while it is written, where it must have one ."""
+    return f".{name}.tmp-{uuid.uuid4().hex}"
 
 
 class Target(Protocol):

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_octopods import protocol
-from airflow_provider_octopods.connection_type import EXTRA_FIELDS
+from airflow_provider_octopods.connection.fields import EXTRA_FIELDS
+from airflow_provider_octopods.connection.proxy import redacted, resolve
 from airflow_provider_octopods.errors import OctopodsConfigError
-from airflow_provider_octopods.protocol import Request, RetryPolicy, StatusCall
-from airflow_provider_octopods.proxy import redacted, resolve
+from airflow_provider_octopods.protocol import refs
+from airflow_provider_octopods.protocol.call import RetryPolicy, StatusCall
+from airflow_provider_octopods.protocol.refs import Request
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class OctopodsSettings:
             raise OctopodsConfigError(
                 f"Connection {conn_id!r} has no API key: put the WhatsApp Business API key in its password"
             )
-        flaw = protocol.header_value_flaw(api_key)
+        flaw = refs.header_value_flaw(api_key)
         if flaw:
             # Never the key, nor where in it: only what kind of character cannot be sent.
             raise OctopodsConfigError(
@@ -47,7 +48,7 @@ class OctopodsSettings:
                 f"shows it; nothing was sent"
             )
         try:
-            base_url = protocol.normalize_base_url(host)
+            base_url = refs.normalize_base_url(host)
         except ValueError as exc:
             raise OctopodsConfigError(f"Connection {conn_id!r}: {exc}") from None
         try:
@@ -73,11 +74,11 @@ class OctopodsSettings:
     def status_call(self, message: object, deadline: float | None = None) -> StatusCall:
         """A status query for ``message``, checked (id, or URL on this base) before anything is
         sent; ``deadline`` (Unix time): no 429 wait that would end later is started."""
-        message_id = protocol.message_id_of(message, self.base_url)
-        request = protocol.build_request(protocol.status_url(self.base_url, message_id), self.api_key)
+        message_id = refs.message_id_of(message, self.base_url)
+        request = refs.build_request(refs.status_url(self.base_url, message_id), self.api_key)
         return StatusCall(
             request, message_id=message_id, conn_id=self.conn_id, policy=self.retry_policy, deadline=deadline
         )
 
     def probe_request(self) -> Request:
-        return protocol.build_request(protocol.probe_url(self.base_url), self.api_key)
+        return refs.build_request(refs.probe_url(self.base_url), self.api_key)
