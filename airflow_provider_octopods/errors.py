@@ -7,17 +7,34 @@ None of them ever holds the API key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+# What a server said about a refused request: every typed error may carry these.
+SERVER_FIELDS = ("http_status", "error_code", "error", "request_id", "message_id")
+
+
+class ErrorAction(StrEnum):
+    """What a failed status query means for a wait."""
+
+    END_WAIT = "end_wait"  # no other query of this wait can succeed: the wait fails
+    FAIL_MESSAGE = "fail_message"  # about this message only: it settles as failed
+    RETRY_LATER = "retry_later"  # passing: the message is polled again at its next slot
+
 
 class OctopodsError(AirflowException):
-    """Base class. ``retryable`` says whether the same request may succeed if sent again."""
+    """Base class. ``action``: what the error means for a wait, decided once per class (see
+    ``error_action``); ``retryable`` follows from it: the same request may succeed if sent again."""
 
-    retryable: ClassVar[bool] = False
+    action: ClassVar[ErrorAction] = ErrorAction.END_WAIT
+
+    @property
+    def retryable(self) -> bool:
+        return self.action is ErrorAction.RETRY_LATER
 
     def __init__(
         self,
@@ -51,6 +68,17 @@ class OctopodsError(AirflowException):
         ]
         return f"{self.summary} ({', '.join(details)})" if details else self.summary
 
+    @classmethod
+    def from_dict(cls, fields: Mapping[str, Any]) -> Self:
+        """The error back from ``to_dict()``: each class reads back what it wrote."""
+        known = {name: fields.get(name) for name in SERVER_FIELDS}
+        summary = str(fields.get("summary") or "the trigger failed")
+        return cls(summary, **known, **cls._own_fields(fields))
+
+    @classmethod
+    def _own_fields(cls, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields, e.g. for a trigger event or a Parquet error row."""
         return {
@@ -75,6 +103,8 @@ class InvalidMessageReference(OctopodsError, AirflowFailException, ValueError):
     """A message id or ``message_status_url`` refused before any request was sent. Not retried:
     the same input is refused again."""
 
+    action = ErrorAction.FAIL_MESSAGE
+
 
 class OctopodsInputError(OctopodsError, AirflowFailException, ValueError):
     """An input file of message ids that cannot be read as one (no ``message_id`` column, not
@@ -89,15 +119,21 @@ class OctopodsAuthError(OctopodsError, AirflowFailException):
 class OctopodsRequestError(OctopodsError):
     """The server refused this request (e.g. message not found). Sending it again will not help."""
 
+    action = ErrorAction.FAIL_MESSAGE
+
 
 class OctopodsRateLimitError(OctopodsError):
     """HTTP 429 that outlasted the allowed wait. ``retry_at`` is when the server allows the next call."""
 
-    retryable = True
+    action = ErrorAction.RETRY_LATER
 
     def __init__(self, summary: str, *, retry_at: datetime | None = None, **fields: Any) -> None:
         super().__init__(summary, **fields)
         self.retry_at = retry_at
+
+    @classmethod
+    def _own_fields(cls, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {"retry_at": _datetime_or_none(fields.get("retry_at"))}
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -108,23 +144,27 @@ class OctopodsRateLimitError(OctopodsError):
 class OctopodsServerError(OctopodsError):
     """HTTP 5xx, still failing when the retries were spent."""
 
-    retryable = True
+    action = ErrorAction.RETRY_LATER
 
 
 class OctopodsResponseError(OctopodsError):
     """A body that is not the documented JSON (a proxy's HTML page, truncated JSON, wrong message)."""
 
-    retryable = True
+    action = ErrorAction.RETRY_LATER
 
 
 class OctopodsConnectionError(OctopodsError):
     """No usable answer: ``kind`` is ``timeout``, ``unreachable`` or ``dropped``."""
 
-    retryable = True
+    action = ErrorAction.RETRY_LATER
 
     def __init__(self, summary: str, *, kind: str, **fields: Any) -> None:
         super().__init__(summary, **fields)
         self.kind = kind
+
+    @classmethod
+    def _own_fields(cls, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {"kind": str(fields.get("kind"))}
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -135,7 +175,7 @@ class OctopodsConnectionError(OctopodsError):
 class OctopodsTLSError(OctopodsConnectionError):
     """The server's certificate was not accepted. Not retried: it will not change by itself."""
 
-    retryable = False
+    action = ErrorAction.END_WAIT
 
 
 class MessageFailedError(AirflowFailException):
@@ -146,14 +186,6 @@ class OctopodsTriggerError(OctopodsError):
     """The trigger stopped on an unexpected error, or sent an event the sensor cannot read."""
 
 
-class ErrorAction(StrEnum):
-    """What a failed status query means for a wait."""
-
-    END_WAIT = "end_wait"  # no other query of this wait can succeed: the wait fails
-    FAIL_MESSAGE = "fail_message"  # about this message only: it settles as failed
-    RETRY_LATER = "retry_later"  # passing: the message is polled again at its next slot
-
-
 def error_action(error: BaseException) -> ErrorAction:
     """The one rule, in every mode (deferrable, poke, reschedule), for an error of one query.
 
@@ -161,29 +193,18 @@ def error_action(error: BaseException) -> ErrorAction:
     request (message not found) or a refused reference concerns that message; what is
     ``retryable`` passes. Anything else is not ours to guess about: it ends the wait.
     """
-    if isinstance(error, OctopodsError) and error.retryable:
-        return ErrorAction.RETRY_LATER
-    if isinstance(error, (OctopodsRequestError, InvalidMessageReference)):
-        return ErrorAction.FAIL_MESSAGE
-    return ErrorAction.END_WAIT
+    return error.action if isinstance(error, OctopodsError) else ErrorAction.END_WAIT
 
 
 def _error_classes(cls: type[OctopodsError]) -> list[type[OctopodsError]]:
     return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
 
 
-def error_from_dict(fields: dict[str, Any]) -> OctopodsError:
+def error_from_dict(fields: Mapping[str, Any]) -> OctopodsError:
     """The typed error back from ``to_dict()`` (a trigger event), for the task to raise.
     A type this version does not know comes back as ``OctopodsTriggerError``."""
     by_name = {c.__name__: c for c in _error_classes(OctopodsError)}
-    cls = by_name.get(str(fields.get("type")), OctopodsTriggerError)
-    known = {k: fields.get(k) for k in ("http_status", "error_code", "error", "request_id", "message_id")}
-    summary = str(fields.get("summary") or "the trigger failed")
-    if issubclass(cls, OctopodsConnectionError):
-        return cls(summary, kind=str(fields.get("kind")), **known)
-    if issubclass(cls, OctopodsRateLimitError):
-        return cls(summary, retry_at=_datetime_or_none(fields.get("retry_at")), **known)
-    return cls(summary, **known)
+    return by_name.get(str(fields.get("type")), OctopodsTriggerError).from_dict(fields)
 
 
 def _datetime_or_none(value: Any) -> datetime | None:

@@ -13,18 +13,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.errors import (
-    InvalidMessageReference,
     OctopodsAuthError,
-    OctopodsConnectionError,
-    OctopodsError,
-    OctopodsRateLimitError,
-    OctopodsRequestError,
-    OctopodsResponseError,
-    OctopodsServerError,
     OctopodsTLSError,
-    OctopodsTriggerError,
-    error_action,
-    error_from_dict,
 )
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from tests.wait_modes import MODES, JsonStore, run_sensor
@@ -85,40 +75,6 @@ def test_error_policy_table(
     assert outcome_of(mode, ids) == expected
     if expected[1] == {"delivered": 2}:  # retried later: met the fault, then answered
         assert len(emulator.requests(ids[0])) == 2
-
-
-@pytest.mark.parametrize(
-    ("error", "action"),
-    [
-        (OctopodsAuthError("key"), "end_wait"),
-        (OctopodsTLSError("cert", kind="tls"), "end_wait"),
-        (OctopodsTriggerError("bug"), "end_wait"),
-        (OctopodsError("unclassified"), "end_wait"),
-        (ValueError("not ours"), "end_wait"),
-        (OctopodsRequestError("not found"), "fail_message"),
-        (InvalidMessageReference("not an id"), "fail_message"),
-        (OctopodsServerError("503"), "retry_later"),
-        (OctopodsResponseError("garbled"), "retry_later"),
-        (OctopodsRateLimitError("429"), "retry_later"),
-        (OctopodsConnectionError("dropped", kind="dropped"), "retry_later"),
-    ],
-)
-def test_error_action_of_each_class(error: BaseException, action: str) -> None:
-    assert error_action(error) == action
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        OctopodsAuthError("refused", http_status=401, error_code=6, request_id="r1"),
-        OctopodsTLSError("cert", kind="tls", message_id=5),
-        OctopodsRequestError("nope", http_status=400, error_code=2, error="Message not found."),
-    ],
-)
-def test_errors_come_back_typed_from_an_event(error: OctopodsError) -> None:
-    back = error_from_dict(error.to_dict())
-    assert type(back) is type(error)
-    assert str(back) == str(error)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -9,7 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from airflow_provider_octopods.errors import OctopodsError, OctopodsRateLimitError, OctopodsResponseError
+from airflow_provider_octopods.errors import (
+    SERVER_FIELDS,
+    OctopodsError,
+    OctopodsRateLimitError,
+    OctopodsResponseError,
+)
 from airflow_provider_octopods.protocol.answers import MAX_BODY_BYTES, Answer, oversized, status_of
 from airflow_provider_octopods.protocol.failures import error_of, transport_error
 from airflow_provider_octopods.protocol.rate_limit import MAX_RATE_LIMIT_HINT, RATE_LIMIT_MARGIN
@@ -154,12 +159,9 @@ class StatusCall:
             )
         else:
             when = f"at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
-        fields = {k: v for k, v in error.to_dict().items() if k in _ERROR_FIELDS}
+        fields = {k: v for k, v in error.to_dict().items() if k in SERVER_FIELDS}
         return OctopodsRateLimitError(
             f"Octopods rate limit (HTTP 429): the next request is allowed {when}, {bound}; not waiting",
             retry_at=retry_at,
             **fields,
         )
-
-
-_ERROR_FIELDS = ("http_status", "error_code", "error", "request_id", "message_id")
