@@ -48,10 +48,15 @@ OUTCOMES: Mapping[tuple[str, str], Outcome] = {
 }
 
 
-def outcome(status: str, target: str) -> Outcome:
+def check_target(target: str) -> str:
+    """``target`` if a wait may wait for it (a delivery stage); ValueError otherwise."""
     if target not in TARGET_STATUSES:
         raise ValueError(f"target_status must be one of {TARGET_STATUSES}, not {target!r}")
-    return OUTCOMES.get((status, target), Outcome.WAITING)
+    return target
+
+
+def outcome(status: str, target: str) -> Outcome:
+    return OUTCOMES.get((status, check_target(target)), Outcome.WAITING)
 
 
 def rank(status: str) -> int:

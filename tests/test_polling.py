@@ -128,6 +128,6 @@ def test_the_last_poll_lands_before_the_deadline() -> None:
     watch = BatchWatch([1, 2], "read", policy, started_at=0.0, now=0.0, deadline=120.0, rate=2.0)
     watch.record(_status(1, "delivered"), 5.0)
     # min(5 s, a tenth of the wait) before the deadline, less the time to poll both at 2/s
-    assert watch.pending[1][0] == 120.0 - 5.0 - 1.0
+    assert watch.pending[1].at == 120.0 - 5.0 - 1.0
     watch.record(_status(1, "delivered"), 114.0)
-    assert watch.pending[1][0] > 120.0  # that was the last one
+    assert watch.pending[1].at > 120.0  # that was the last one

@@ -24,7 +24,7 @@ from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
 from airflow_provider_octopods.wait.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine, plan_lines
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.result import final_result
-from airflow_provider_octopods.wait.state_store import ProgressStore
+from airflow_provider_octopods.wait.state_store import WaitStateStore
 from airflow_provider_octopods.wait.watch import BatchWatch
 
 
@@ -99,7 +99,7 @@ class MessageStatusSensor(BaseSensorOperator):
             read_interval=read_poke_interval,
         )
         self._engine: PollingEngine | None = None
-        self._progress: ProgressStore | None = None
+        self._state: WaitStateStore | None = None
         self._stop_requested = False
 
     @cached_property
@@ -202,8 +202,8 @@ class MessageStatusSensor(BaseSensorOperator):
         )
         store = context.get("task_state_store")
         if store is not None:
-            self._progress = ProgressStore(store, ids, self.target_status)
-            if self._progress.restore(watch, now):
+            self._state = WaitStateStore(store, ids, self.target_status)
+            if self._state.restore(watch, now):
                 self.log.info(
                     "Resumed: %d settled earlier, %d pending",
                     len(ids) - len(watch.pending),
@@ -223,16 +223,16 @@ class MessageStatusSensor(BaseSensorOperator):
         engine.poll_blocking(client, stop=lambda: self._stop_requested)
         verdict = engine.verdict
         if verdict is Outcome.WAITING:
-            if self._progress is not None:
-                self._progress.save(engine.watch)
+            if self._state is not None:
+                self._state.save(engine.watch)
             if engine.deadline_passed:
                 rate = self.hook.get_settings().requests_per_second
                 raise AirflowSensorTimeout(
                     engine.timeout_text(float(self.timeout), rate, self.octopods_conn_id)
                 )
             return PokeReturnValue(is_done=False)
-        if self._progress is not None:
-            self._progress.forget()
+        if self._state is not None:
+            self._state.forget()
         if verdict is Outcome.FAILED:
             raise MessageFailedError(engine.watch.failure_text(self.max_failed))
         return PokeReturnValue(

@@ -1,4 +1,4 @@
-"""A batch's progress kept in Airflow's task state store (3.3+), so that a reschedule-mode
+"""A wait's state kept in Airflow's task state store (3.3+), so that a reschedule-mode
 poke (a new process each time) and a retried try do not poll settled messages again.
 
 Settled statuses are appended in chunks that each stay under the store's default value size
@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from airflow_provider_octopods.wait.watch import BatchWatch
+from airflow_provider_octopods.wait.watch import BatchWatch, Schedule
 
 KEY = "octopods_wait"
 SETTLED_KEY = "octopods_wait_settled_{}"
@@ -22,11 +22,11 @@ CHUNK = 150  # settled statuses per value: 150 x ~400 bytes
 
 
 def fingerprint(message_ids: list[int], target: str) -> str:
-    """Progress belongs to one batch and target: a retry that renders other ids starts afresh."""
+    """The state belongs to one batch and target: a retry that renders other ids starts afresh."""
     return hashlib.sha256(json.dumps([target, message_ids]).encode()).hexdigest()
 
 
-class ProgressStore:
+class WaitStateStore:
     """``restore`` a fresh watch from the store, ``save`` it after each poke, ``forget`` at the end."""
 
     def __init__(self, store: Any, message_ids: list[int], target: str) -> None:
@@ -43,24 +43,25 @@ class ProgressStore:
         for i in range(self.chunks):
             for entry, fetched_at in self.store.get(SETTLED_KEY.format(i)) or []:
                 watch.restore_settled(entry, fetched_at)
+        # A group is [at, interval, last status, ids]; the largest has None for ids: the rest.
         listed = {m: group for group in state["schedule"] for m in group[3] or ()}
         rest = next((g for g in state["schedule"] if g[3] is None), None)
         for message_id in list(watch.pending):
             group = listed.get(message_id, rest)
             if group is not None:
-                watch.reschedule(message_id, group[0], group[1], group[2], now)
+                watch.reschedule(message_id, Schedule(*group[:3]), now)
         return True
 
     def save(self, watch: BatchWatch) -> None:
-        new, watch.settled_since_save = watch.settled_since_save, []
+        new = watch.take_settled()
         for start in range(0, len(new), CHUNK):
             part = new[start : start + CHUNK]
             rows = [[watch.met.get(m) or watch.failed[m], watch.fetched_at[m]] for m in part]
             self.store.set(SETTLED_KEY.format(self.chunks), rows)
             self.chunks += 1
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for message_id, (at, interval, last) in watch.pending.items():
-            groups[(at, interval, last)].append(message_id)
+        for message_id, s in watch.pending.items():
+            groups[(s.at, s.interval, s.last)].append(message_id)
         largest = max(groups, key=lambda g: len(groups[g]), default=None)
         schedule = [[*g, None if g == largest else ids] for g, ids in groups.items()]
         self.store.set(KEY, {"fingerprint": self.fingerprint, "chunks": self.chunks, "schedule": schedule})

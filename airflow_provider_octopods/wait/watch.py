@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
 from airflow_provider_octopods.reporting.tally import describe_error_list
-from airflow_provider_octopods.status import DELIVERED, FAILED, READ, MessageStatus, Outcome, outcome, rank
+from airflow_provider_octopods.status import (
+    DELIVERED,
+    FAILED,
+    READ,
+    MessageStatus,
+    Outcome,
+    check_target,
+    outcome,
+    rank,
+)
 from airflow_provider_octopods.wait.policy import PollPolicy
 
 # A failure reason as a wait's log, exception and result show it: a server's text is not bounded.
@@ -17,6 +27,16 @@ MAX_REASON_CHARS = 300
 # The last poll of a still-pending message lands this long before the deadline (at most a
 # tenth of the whole wait), plus the time the budget needs to poll every pending message.
 FINAL_POLL_LEAD = 5.0
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A pending message's schedule: when it is next polled, the interval after that, and the
+    status its last poll saw (None: no poll answered yet). Slots: 10,000 of them stay light."""
+
+    at: float
+    interval: float
+    last: str | None = None
 
 
 class BatchWatch:
@@ -39,7 +59,7 @@ class BatchWatch:
         deadline: float | None = None,
         rate: float | None = None,
     ) -> None:
-        outcome(DELIVERED, target)  # refuses a target that is not a delivery stage
+        check_target(target)
         self.target = target
         self.policy = policy
         self.started_at = started_at
@@ -47,15 +67,14 @@ class BatchWatch:
         self.rate = rate
         self.order = list(message_ids)
         first_at, interval = policy.schedule(now - started_at)
-        # message id -> [next poll time, interval, last status]: lists, as 10,000 of them stay light
-        self.pending: dict[int, list[Any]] = {m: [0.0, interval, None] for m in self.order}
-        at = self._clipped(now, started_at + first_at)
-        for entry in self.pending.values():
-            entry[0] = at
+        self.pending: dict[int, Schedule] = {m: Schedule(0.0, interval) for m in self.order}
+        at = self._clipped(now, started_at + first_at)  # the final poll's time counts the pending
+        for schedule in self.pending.values():
+            schedule.at = at
         self.met: dict[int, dict[str, Any]] = {}
         self.failed: dict[int, dict[str, Any]] = {}
         self.fetched_at: dict[int, float] = {}
-        self.settled_since_save: list[int] = []
+        self._settled_unsaved: list[int] = []
         # Pending messages whose last poll failed (a retry later): what a timeout reports.
         self.last_errors: dict[int, OctopodsError] = {}
         self._unknown_seen: set[str] = set()
@@ -65,10 +84,10 @@ class BatchWatch:
         return not self.pending
 
     def due(self, now: float) -> list[int]:
-        return [m for m, (at, _, _) in self.pending.items() if at <= now]
+        return [m for m, schedule in self.pending.items() if schedule.at <= now]
 
     def next_due(self) -> float:
-        return float(min(at for at, _, _ in self.pending.values()))
+        return float(min(schedule.at for schedule in self.pending.values()))
 
     def final_poll_at(self) -> float | None:
         """When the last poll before the deadline is due (None: no deadline)."""
@@ -87,7 +106,7 @@ class BatchWatch:
         (self.met if result is Outcome.MET else self.failed)[message_id] = entry
         self.fetched_at[message_id] = now
         self.last_errors.pop(message_id, None)
-        self.settled_since_save.append(message_id)
+        self._settled_unsaved.append(message_id)
         del self.pending[message_id]
 
     def record(self, status: MessageStatus, now: float) -> Outcome:
@@ -95,13 +114,14 @@ class BatchWatch:
         if result is not Outcome.WAITING:
             self._settle(status.message_id, status.to_dict(), result, now)
             return result
-        entry = self.pending[status.message_id]
+        schedule = self.pending[status.message_id]
         self.last_errors.pop(status.message_id, None)
-        interval = entry[1]
+        interval = schedule.interval
         if self.target == READ and rank(status.status) >= rank(DELIVERED):
             # Only `read` can follow, and only with read receipts on: spend little on it.
             interval = max(interval, self.policy.read_interval)
-        entry[:] = [self._clipped(now, now + interval), self.policy.grow(interval), status.status]
+        schedule.at, schedule.interval = self._clipped(now, now + interval), self.policy.grow(interval)
+        schedule.last = status.status
         return result
 
     def record_error(self, message_id: int, error: OctopodsError, now: float) -> ErrorAction:
@@ -113,8 +133,9 @@ class BatchWatch:
         if action is ErrorAction.FAIL_MESSAGE:
             self._settle(message_id, failed_by_error(message_id, error), Outcome.FAILED, now)
         else:
-            entry = self.pending[message_id]
-            entry[0], entry[1] = self._clipped(now, now + entry[1]), self.policy.grow(entry[1])
+            schedule = self.pending[message_id]
+            schedule.at = self._clipped(now, now + schedule.interval)
+            schedule.interval = self.policy.grow(schedule.interval)
             self.last_errors[message_id] = error
         return action
 
@@ -124,22 +145,27 @@ class BatchWatch:
         if message_id in self.pending:
             failed = entry.get("error") or outcome(entry["status"], self.target) is Outcome.FAILED
             self._settle(message_id, entry, Outcome.FAILED if failed else Outcome.MET, fetched_at)
-            self.settled_since_save.pop()
+            self._settled_unsaved.pop()
 
-    def reschedule(self, message_id: int, at: float, interval: float, last: str | None, now: float) -> None:
+    def reschedule(self, message_id: int, schedule: Schedule, now: float) -> None:
         """Put back a pending message's schedule from an earlier poke or try."""
-        self.pending[message_id] = [self._clipped(now, at), interval, last]
+        self.pending[message_id] = Schedule(self._clipped(now, schedule.at), schedule.interval, schedule.last)
+
+    def take_settled(self) -> list[int]:
+        """The messages settled since the last call, for the state store to append."""
+        settled, self._settled_unsaved = self._settled_unsaved, []
+        return settled
 
     def all_due(self, now: float) -> None:
         """Everything pending is due now, on the schedule's current interval: a poke that
         knows nothing of the earlier ones, made at the time the schedule set for it."""
         interval = self.policy.current_interval(now - self.started_at)
-        for entry in self.pending.values():
-            entry[0], entry[1] = now, interval
+        for schedule in self.pending.values():
+            schedule.at, schedule.interval = now, interval
 
     def never_polled(self) -> int:
         """Pending messages no poll has answered or failed for yet."""
-        return sum(1 for m, entry in self.pending.items() if entry[2] is None and m not in self.last_errors)
+        return sum(1 for m, s in self.pending.items() if s.last is None and m not in self.last_errors)
 
     def pending_text(self) -> str:
         """The pending messages by what is known of them: never polled, last poll failed (the
@@ -151,7 +177,7 @@ class BatchWatch:
                 f"{failing:,} whose last poll failed: {describe_error_list(self.last_errors.values())}"
             )
         if waiting := len(self.pending) - never - failing:
-            last = Counter(entry[2] for entry in self.pending.values() if entry[2] is not None)
+            last = Counter(s.last for s in self.pending.values() if s.last is not None)
             shown = ", ".join(f"{n:,} {status!r}" for status, n in last.most_common(3))
             parts.append(f"{waiting:,} polled and not yet {self.target!r} (last seen: {shown})")
         return "; ".join(parts)
