@@ -15,13 +15,9 @@ from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.protocol.refs import message_id_of
 from airflow_provider_octopods.status import DELIVERED, TARGET_STATUSES, Outcome
 from airflow_provider_octopods.templated import as_list
-from airflow_provider_octopods.triggers.message_status import (
-    DEFAULT_MAX_CONCURRENCY,
-    EVENT_STATUSES,
-    MessageStatusTrigger,
-)
+from airflow_provider_octopods.triggers.message_status import DEFAULT_MAX_CONCURRENCY, MessageStatusTrigger
 from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
-from airflow_provider_octopods.wait.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine, plan_lines
+from airflow_provider_octopods.wait.engine import PollingEngine, WaitEnd, plan_lines
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.result import final_result
 from airflow_provider_octopods.wait.state_store import WaitStateStore
@@ -159,23 +155,19 @@ class MessageStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Resume from the trigger's event, checked before it is trusted."""
-        status = event.get("status") if isinstance(event, dict) else None
-        if status not in EVENT_STATUSES or not isinstance(event, dict):
-            raise OctopodsTriggerError(
-                f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
-            )
-        message = str(event.get("message", ""))
-        if status == SUCCESS:
-            result = event.get("result")
+        end = _event_end(event)
+        message = str(event.get("message", "")) if isinstance(event, dict) else ""
+        if end is WaitEnd.SUCCESS:
+            result = event.get("result") if isinstance(event, dict) else None
             if not isinstance(result, dict):
                 raise OctopodsTriggerError(f"MessageStatusTrigger sent no result: {event!r:.200}")
             self.log.info("Done: %s", message)
             return result
-        if status == FAILED:
+        if end is WaitEnd.TOO_MANY_FAILED:
             raise MessageFailedError(message)
-        if status == TIMEOUT:
+        if end is WaitEnd.TIMEOUT:
             raise AirflowSensorTimeout(message)
-        error = event.get("error")
+        error = event.get("error") if isinstance(event, dict) else None
         raise error_from_dict(error) if isinstance(error, dict) else OctopodsTriggerError(message)
 
     # --- poke and reschedule: the same engine, driven by the blocking client ------------
@@ -249,3 +241,13 @@ class MessageStatusSensor(BaseSensorOperator):
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         # The engine's schedule (the same as in deferrable mode), not Airflow's fixed interval.
         return self._engine.wake_in() if self._engine is not None else float(self.poke_interval)
+
+
+def _event_end(event: object) -> WaitEnd:
+    """How the trigger's wait ended, from its event; a typed error for an event it cannot send."""
+    status = event.get("status") if isinstance(event, dict) else None
+    if not isinstance(status, str) or status not in tuple(WaitEnd):
+        raise OctopodsTriggerError(
+            f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
+        )
+    return WaitEnd(status)

@@ -3,7 +3,7 @@
 One trigger watches one message or a whole batch with the polling engine, through one
 keep-alive aiohttp client paced at the connection's rate budget. Settled messages are never
 polled again within the trigger's life. It always ends with exactly one event, a plain dict
-of bounded size (see ``EVENT_STATUSES``), never a silent stop.
+of bounded size (its status a ``WaitEnd``), never a silent stop.
 
 A trigger rebuilt after a triggerer restart gets only its kwargs back: triggers have no task
 state store, so it resumes the schedule and the deadline, but polls the messages that had
@@ -21,15 +21,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
-from airflow_provider_octopods.wait.engine import FAILED, SUCCESS, TIMEOUT, PollingEngine
+from airflow_provider_octopods.wait.engine import PollingEngine, WaitEnd
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.result import final_result
 from airflow_provider_octopods.wait.watch import BatchWatch
 
-# success: all settled within max_failed; failed: more than max_failed failed; timeout: the
-# deadline passed first; error: an error that ends the wait (errors.error_action), or
-# anything unexpected. Every event carries "result": see wait_result.final_result.
-EVENT_STATUSES = (SUCCESS, FAILED, TIMEOUT, "error")
 DEFAULT_MAX_CONCURRENCY = 10
 
 
@@ -104,10 +100,12 @@ class MessageStatusTrigger(BaseTrigger):
         try:
             event = await self._wait(watch)
         except OctopodsError as exc:
-            event = self._event(watch, "error", str(exc), error=exc.to_dict())
+            event = self._event(watch, WaitEnd.ERROR, str(exc), error=exc.to_dict())
         except Exception as exc:  # never a silent stop: the sensor fails with this text
             self.log.exception("MessageStatusTrigger stopped on an unexpected error")
-            event = self._event(watch, "error", f"MessageStatusTrigger stopped: {type(exc).__name__}: {exc}")
+            event = self._event(
+                watch, WaitEnd.ERROR, f"MessageStatusTrigger stopped: {type(exc).__name__}: {exc}"
+            )
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def _wait(self, watch: BatchWatch) -> dict[str, Any]:
@@ -116,18 +114,18 @@ class MessageStatusTrigger(BaseTrigger):
             watch.rate = client.rate
             engine = PollingEngine(watch, max_failed=self.max_failed, clock=self.clock, log=self.log)
             outcome = await self._until_deadline(engine.run_async(client))
-        if outcome == TIMEOUT:
+        if outcome is WaitEnd.TIMEOUT:
             text = engine.timeout_text(self.deadline - self.started_at, client.rate, self.octopods_conn_id)
-        elif outcome == FAILED:
+        elif outcome is WaitEnd.TOO_MANY_FAILED:
             text = watch.failure_text(self.max_failed)
         else:
             text = f"{len(watch.met)} met {self.target_status!r}, {len(watch.failed)} failed"
-        if outcome == SUCCESS and self.statuses_path is not None:
+        if outcome is WaitEnd.SUCCESS and self.statuses_path is not None:
             # Parquet writes are blocking I/O: off the triggerer's event loop.
             return await asyncio.to_thread(self._event, watch, outcome, text)
         return self._event(watch, outcome, text)
 
-    async def _until_deadline(self, polling: Coroutine[Any, Any, str]) -> str:
+    async def _until_deadline(self, polling: Coroutine[Any, Any, WaitEnd]) -> WaitEnd:
         """The deadline cuts whatever is in progress (a request, a retry's backoff, a wait at
         the rate-limit gate): the event comes at the deadline, not when a retry loop ends."""
         loop_deadline = asyncio.get_running_loop().time() + (self.deadline - self.clock.time())
@@ -136,15 +134,16 @@ class MessageStatusTrigger(BaseTrigger):
                 return await polling
         except TimeoutError:
             if limit.expired():
-                return TIMEOUT
+                return WaitEnd.TIMEOUT
             raise
 
     def _event(
-        self, watch: BatchWatch, status: str, message: str, error: dict[str, Any] | None = None
+        self, watch: BatchWatch, status: WaitEnd, message: str, error: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        statuses_path = self.statuses_path if status == SUCCESS else None
+        """The event: plain JSON, its ``result`` as ``wait.result.final_result`` makes it."""
+        statuses_path = self.statuses_path if status is WaitEnd.SUCCESS else None
         return {
-            "status": status,
+            "status": status.value,
             "message": message,
             "result": final_result(watch, single=self.single, statuses_path=statuses_path),
             "error": error,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import aclosing
+from enum import StrEnum
 from typing import Any, Protocol
 
 from airflow.sdk.exceptions import AirflowException
@@ -23,8 +24,16 @@ from airflow_provider_octopods.status import MessageStatus, Outcome
 from airflow_provider_octopods.wait.clock import Clock
 from airflow_provider_octopods.wait.watch import BatchWatch
 
-# How the engine's wait ended: the names of the trigger's event statuses.
-SUCCESS, FAILED, TIMEOUT = "success", "failed", "timeout"
+
+class WaitEnd(StrEnum):
+    """How a wait ended; the value is the ``status`` of the trigger's event."""
+
+    SUCCESS = "success"  # every message settled, no more failed than max_failed
+    TOO_MANY_FAILED = "failed"  # more than max_failed messages failed
+    TIMEOUT = "timeout"  # the deadline passed first
+    ERROR = "error"  # an error that ends the wait (errors.error_action), or anything unexpected
+
+
 # A wake-up right after the deadline, so that the check that ends the wait finds it passed.
 _AFTER_DEADLINE = 0.01
 
@@ -172,17 +181,17 @@ class PollingEngine:
                     break
         return self._round_done(due, client.tally)
 
-    async def run_async(self, client: AsyncOctopodsClient) -> str:
-        """Poll until the outcome is decided or the deadline passed: SUCCESS, FAILED or TIMEOUT."""
+    async def run_async(self, client: AsyncOctopodsClient) -> WaitEnd:
+        """Poll until the outcome is decided or the deadline passed."""
         while self.verdict is Outcome.WAITING:
             if self.deadline_passed:
-                return TIMEOUT
+                return WaitEnd.TIMEOUT
             wait = self.wake_in()
             if wait > 0:
                 await self.clock.asleep(wait)
                 continue
             await self.poll_async(client)
-        return FAILED if self.verdict is Outcome.FAILED else SUCCESS
+        return WaitEnd.TOO_MANY_FAILED if self.verdict is Outcome.FAILED else WaitEnd.SUCCESS
 
     def timeout_text(self, timeout: float, rate: float | None, conn_id: str) -> str:
         """Why a wait timed out, in numbers: what is known of each pending message, and what to
