@@ -13,15 +13,17 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow_provider_octopods.errors import MessageFailedError, OctopodsTriggerError, error_from_dict
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.protocol.refs import message_id_of
-from airflow_provider_octopods.status import DELIVERED, TARGET_STATUSES, Outcome
+from airflow_provider_octopods.status import DELIVERED, Outcome, check_target
 from airflow_provider_octopods.templated import as_list
-from airflow_provider_octopods.triggers.message_status import DEFAULT_MAX_CONCURRENCY, MessageStatusTrigger
+from airflow_provider_octopods.triggers.message_status import WAIT_MAX_CONCURRENCY, MessageStatusTrigger
 from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
 from airflow_provider_octopods.wait.engine import PollingEngine, WaitEnd, plan_lines
-from airflow_provider_octopods.wait.policy import PollPolicy
+from airflow_provider_octopods.wait.policy import POLL_BACKOFF, PollPolicy
 from airflow_provider_octopods.wait.result import final_result
 from airflow_provider_octopods.wait.state_store import WaitStateStore
 from airflow_provider_octopods.wait.watch import BatchWatch
+
+DEFAULT_MAX_POKE_INTERVAL = 60.0
 
 
 class MessageStatusSensor(BaseSensorOperator):
@@ -37,11 +39,19 @@ class MessageStatusSensor(BaseSensorOperator):
         is an outcome like any other; the task succeeds and returns it, e.g. to branch on.
     :param statuses_path: for a batch, a Parquet file (any ObjectStoragePath URI, templated)
         to write every status to when the wait succeeds, with the snapshot's schema.
-    :param poke_interval: seconds between the first polls of a message (default 5); the
-        interval then grows by half each time up to ``max_poke_interval`` (default 60).
+    :param poke_interval: seconds between the first polls of *each message* (default 5), not
+        between pokes of the task: the interval then grows by half after each poll that finds
+        nothing new, up to ``max_poke_interval`` (default 60), in every mode. A poke or a
+        reschedule comes when the next message is due. Airflow's ``exponential_backoff=False``
+        keeps the interval at ``poke_interval``; ``max_wait`` is another name for
+        ``max_poke_interval`` (pass one of them).
+    :param max_poke_interval: the longest interval between two polls of one message.
     :param read_poke_interval: seconds between polls once delivered, while waiting for read.
     :param first_poke_delay: seconds from the start to the first poll (an earlier poll would
         only see ``sent``).
+    :param timeout: seconds the whole wait may take, across pokes, reschedules and the
+        deferral (Airflow's sensor ``timeout``); ``execution_timeout`` bounds one try of the task,
+        as for any operator. With ``soft_fail=True`` a timeout or a failed message skips the task.
     :param deferrable: wait in the triggerer, holding no worker slot. Defaults to Airflow's
         ``[operators] default_deferrable``; ``True`` is recommended wherever a triggerer runs.
 
@@ -64,22 +74,16 @@ class MessageStatusSensor(BaseSensorOperator):
         max_failed: int | None = 0,
         statuses_path: str | None = None,
         poke_interval: float = 5.0,
-        max_poke_interval: float = 60.0,
+        max_poke_interval: float | None = None,
         read_poke_interval: float = 300.0,
         first_poke_delay: float = 5.0,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int = WAIT_MAX_CONCURRENCY,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        backoff = 1.0 if kwargs.get("exponential_backoff") is False else POLL_BACKOFF
         super().__init__(poke_interval=poke_interval, **kwargs)
-        if (message_id is None) == (message_ids is None):
-            raise ValueError("Pass exactly one of message_id and message_ids")
-        if target_status not in TARGET_STATUSES:
-            raise ValueError(f"target_status must be one of {TARGET_STATUSES}, not {target_status!r}")
-        if max_failed is not None and max_failed < 0:
-            raise ValueError("max_failed must be 0 or more, or None")
-        if statuses_path is not None and message_id is not None:
-            raise ValueError("statuses_path is for a batch (message_ids); one message returns its status")
+        _check_arguments(message_id, message_ids, target_status, max_failed, statuses_path)
         self.message_id = message_id
         self.message_ids = message_ids
         self.target_status = target_status
@@ -91,12 +95,22 @@ class MessageStatusSensor(BaseSensorOperator):
         self.policy = PollPolicy(
             first_delay=first_poke_delay,
             interval=float(self.poke_interval),
-            max_interval=max(max_poke_interval, float(self.poke_interval)),
+            backoff=backoff,
+            max_interval=max(self._ceiling(max_poke_interval), float(self.poke_interval)),
             read_interval=read_poke_interval,
         )
         self._engine: PollingEngine | None = None
         self._state: WaitStateStore | None = None
         self._stop_requested = False
+
+    def _ceiling(self, max_poke_interval: float | None) -> float:
+        """The longest interval between two polls of a message: ``max_poke_interval``, or
+        Airflow's ``max_wait`` (the same bound under its sensor name), 60 s by default."""
+        if max_poke_interval is not None and self.max_wait is not None:
+            raise ValueError("Pass max_poke_interval or max_wait, not both: they are the same bound")
+        if self.max_wait is not None:
+            return self.max_wait.total_seconds()
+        return DEFAULT_MAX_POKE_INTERVAL if max_poke_interval is None else max_poke_interval
 
     @cached_property
     def hook(self) -> OctopodsHook:
@@ -239,7 +253,9 @@ class MessageStatusSensor(BaseSensorOperator):
         self._stop_requested = True
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
-        # The engine's schedule (the same as in deferrable mode), not Airflow's fixed interval.
+        # Airflow's sensor loop asks this (a private hook: its signature is pinned by a test on
+        # every Airflow version CI runs) how long to sleep or reschedule: the engine's schedule,
+        # the same as in deferrable mode, where Airflow's would poll every message at one interval.
         return self._engine.wake_in() if self._engine is not None else float(self.poke_interval)
 
 
@@ -251,3 +267,16 @@ def _event_end(event: object) -> WaitEnd:
             f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
         )
     return WaitEnd(status)
+
+
+def _check_arguments(
+    message_id: object, message_ids: object, target_status: str, max_failed: int | None, statuses_path: object
+) -> None:
+    """What the DAG file passes, refused when it is parsed."""
+    if (message_id is None) == (message_ids is None):
+        raise ValueError("Pass exactly one of message_id and message_ids")
+    check_target(target_status)
+    if max_failed is not None and max_failed < 0:
+        raise ValueError("max_failed must be 0 or more, or None")
+    if statuses_path is not None and message_id is not None:
+        raise ValueError("statuses_path is for a batch (message_ids); one message returns its status")

@@ -26,7 +26,8 @@ from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.result import final_result
 from airflow_provider_octopods.wait.watch import BatchWatch
 
-DEFAULT_MAX_CONCURRENCY = 10
+# Requests in flight at most for one wait: a sensor's polls are a trickle beside the sends.
+WAIT_MAX_CONCURRENCY = 10
 
 
 class MessageStatusTrigger(BaseTrigger):
@@ -53,7 +54,7 @@ class MessageStatusTrigger(BaseTrigger):
         octopods_conn_id: str = OctopodsHook.default_conn_name,
         policy: dict[str, float] | None = None,
         max_failed: int | None = 0,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int = WAIT_MAX_CONCURRENCY,
         single: bool = False,
         statuses_path: str | None = None,
         clock: Clock = SYSTEM_CLOCK,

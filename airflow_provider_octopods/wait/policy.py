@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The interval grows by half after each poll that finds nothing new.
+POLL_BACKOFF = 1.5
+
 
 @dataclass(frozen=True)
 class PollPolicy:
@@ -16,7 +19,7 @@ class PollPolicy:
 
     first_delay: float = 5.0
     interval: float = 5.0
-    backoff: float = 1.5
+    backoff: float = POLL_BACKOFF
     max_interval: float = 60.0
     read_interval: float = 300.0
 
