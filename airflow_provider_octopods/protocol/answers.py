@@ -142,48 +142,48 @@ def error_code_of(value: Any) -> int | None:
     return None
 
 
-def status_of(answer: Answer, message_id: int) -> MessageStatus:
-    data = answer.data
+_TEXT_FIELDS = ("phone_number", "channel_message_id", "failure_reason", "request_id")
 
-    def bad(why: str) -> OctopodsResponseError:
-        return OctopodsResponseError(
+
+def status_of(answer: Answer, message_id: int) -> MessageStatus:
+    """A 200's status; ``OctopodsResponseError`` if the body is not the documented JSON."""
+    try:
+        data, status = _checked_object(answer.data, message_id)
+        try:
+            stamps: dict[str, Any] = {name: parse_timestamp(data.get(name)) for name in TIMESTAMP_FIELDS}
+        except ValueError as exc:
+            raise _NotDocumented(f"an unreadable timestamp ({exc})") from None
+        try:
+            texts: dict[str, Any] = {name: _text(data.get(name)) for name in _TEXT_FIELDS}
+        except ValueError as exc:
+            raise _NotDocumented(f"a list or object where text belongs ({exc})") from None
+    except _NotDocumented as why:
+        raise OctopodsResponseError(
             f"Octopods answered 200 with {why}",
             http_status=200,
             error=answer.text,
             request_id=answer.request_id,
             message_id=message_id,
-        )
+        ) from None
+    texts["request_id"] = texts["request_id"] or answer.request_id
+    return MessageStatus(message_id=message_id, status=status, raw=data, **texts, **stamps)
 
+
+class _NotDocumented(ValueError):
+    """What in a 200's body is not the documented JSON, in words."""
+
+
+def _checked_object(data: Any, message_id: int) -> tuple[dict[str, Any], str]:
+    """The body's JSON object and its status, for the message asked about."""
     if not isinstance(data, dict):
-        raise bad("a body that is not a JSON object")
+        raise _NotDocumented("a body that is not a JSON object")
     status = data.get("status")
     if not isinstance(status, str) or not status:
-        raise bad("no status")
+        raise _NotDocumented("no status")
     got_id = data.get("message_id")
     if not isinstance(got_id, (int, str)) or isinstance(got_id, bool) or str(got_id) != str(message_id):
-        raise bad(f"message_id {shown(got_id)} for a request about {message_id}")
-    try:
-        stamps = {name: parse_timestamp(data.get(name)) for name in TIMESTAMP_FIELDS}
-    except ValueError as exc:
-        raise bad(f"an unreadable timestamp ({exc})") from None
-    try:
-        phone_number, channel_message_id = (
-            _text(data.get("phone_number")),
-            _text(data.get("channel_message_id")),
-        )
-        failure_reason, request_id = _text(data.get("failure_reason")), _text(data.get("request_id"))
-    except ValueError as exc:
-        raise bad(f"a list or object where text belongs ({exc})") from None
-    return MessageStatus(
-        message_id=message_id,
-        status=status,
-        phone_number=phone_number,
-        channel_message_id=channel_message_id,
-        failure_reason=failure_reason,
-        request_id=request_id or answer.request_id,
-        raw=data,
-        **stamps,
-    )
+        raise _NotDocumented(f"message_id {shown(got_id)} for a request about {message_id}")
+    return data, status
 
 
 def oversized(http_status: int, message_id: int | None) -> OctopodsResponseError:

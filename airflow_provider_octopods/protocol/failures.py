@@ -63,18 +63,7 @@ def error_of(
         "message_id": message_id,
     }
     if code == ERROR_CODE_KEY_REVOKED or http_status in (401, 403):
-        # Code 6 is the vendor's word for a key that was rotated or revoked; a bare 401 or 403
-        # cannot tell that from a key mistyped or pasted from another account.
-        why = (
-            "it has been rotated or revoked"
-            if code == ERROR_CODE_KEY_REVOKED
-            else ("it is mistyped, or it has been rotated or revoked")
-        )
-        return OctopodsAuthError(
-            f"Octopods refused the API key of connection {conn_id!r}: {why}. Put the current "
-            f"WhatsApp Business API key in that connection's password",
-            **fields,
-        )
+        return _key_refused(code, conn_id, fields)
     if http_status == 429:
         delay = rate_limit_delay(headers, data, now)
         retry_at = datetime.fromtimestamp(now + delay, UTC) if delay is not None else None
@@ -85,6 +74,21 @@ def error_of(
         "the message was not found or the request is malformed" if http_status == 400 else "unexpected answer"
     )
     return OctopodsRequestError(f"Octopods refused the request: {what}", **fields)
+
+
+def _key_refused(code: int | None, conn_id: str, fields: dict[str, Any]) -> OctopodsAuthError:
+    # Code 6 is the vendor's word for a key that was rotated or revoked; a bare 401 or 403
+    # cannot tell that from a key mistyped or pasted from another account.
+    why = (
+        "it has been rotated or revoked"
+        if code == ERROR_CODE_KEY_REVOKED
+        else "it is mistyped, or it has been rotated or revoked"
+    )
+    return OctopodsAuthError(
+        f"Octopods refused the API key of connection {conn_id!r}: {why}. Put the current "
+        f"WhatsApp Business API key in that connection's password",
+        **fields,
+    )
 
 
 # What OpenSSL says when the peer answered a TLS hello in plain HTTP (1.1, 3.0 and 3.2+ words).
