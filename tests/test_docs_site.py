@@ -98,3 +98,26 @@ def test_the_check_sees_a_mangled_marker() -> None:
     """The marker as ruff format left it is what the first test looks for."""
     highlighted = '<code><span class="o">--</span><span class="mi">8</span> <span class="o">&lt;</span> --'
     assert _MARKER.search(_text(highlighted))
+
+
+def test_the_architecture_page_shows_its_picture_from_the_site(site: Path) -> None:
+    page = (site / "architecture" / "index.html").read_text()
+    sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', page)
+    assert "../img/architecture.svg" in sources
+    shown = (site / "architecture" / "../img/architecture.svg").resolve()
+    assert shown.read_text() == (REPO / "docs" / "img" / "architecture.svg").read_text()
+
+
+def test_no_page_loads_anything_from_another_host(site: Path) -> None:
+    """The site reads offline: no font, script, style or picture from the internet (a link to
+    another site is fine, as is the canonical address)."""
+    loaded = re.compile(
+        r'<(?:script|img|iframe|source|link)\b[^>]*\b(?:src|href)="((?:https?:)?//[^"]+)"[^>]*>'
+    )
+    remote = {
+        (page.relative_to(site).as_posix(), match[1])
+        for page in site.rglob("*.html")
+        for match in loaded.finditer(page.read_text())
+        if 'rel="canonical"' not in match[0]
+    }
+    assert remote == set()
