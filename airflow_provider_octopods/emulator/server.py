@@ -21,7 +21,7 @@ from airflow_provider_octopods.emulator.state import (
 )
 
 # The server's side of the contract, written from the vendor's page on its own: the client's
-# constants in protocol.py are not reused, so a wrong one there fails the tests.
+# constants in protocol/ are not reused, so a wrong one there fails the tests.
 STATUS_PREFIX = "/api/v1/whatsapp/messages"
 AUTH_HEADER = "X-Octopods-Auth"
 STATE: web.AppKey[EmulatorState] = web.AppKey("state", EmulatorState)

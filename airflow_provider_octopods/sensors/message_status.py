@@ -56,7 +56,7 @@ class MessageStatusSensor(BaseSensorOperator):
         ``[operators] default_deferrable``; ``True`` is recommended wherever a triggerer runs.
 
     Returns (XCom), with ``message_id``: the final status as a dict (``MessageStatus.to_dict()``).
-    With ``message_ids``: a summary of bounded size, see ``wait_result.batch_summary``.
+    With ``message_ids``: a summary of bounded size, see ``wait.result.batch_summary``.
     """
 
     template_fields: Sequence[str] = ("message_id", "message_ids", "statuses_path")
