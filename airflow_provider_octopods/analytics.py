@@ -20,7 +20,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +31,9 @@ except ImportError as exc:  # the core install leaves the analytics out
     raise ImportError(
         "Delivery analytics need pandas and matplotlib: pip install 'airflow-provider-octopods[analytics]'"
     ) from exc
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 PERCENTILES = (0.5, 0.9, 0.99)
 DELIVERED_OR_READ = ("delivered", "read")
@@ -162,6 +165,20 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
         f"({_pct(s['error_rate'])}), read rate {_pct(s['read_rate'])}",
         fontsize=13,
     )
+    _plot_funnel(axes[0][0], s)
+    _plot_latency(axes[0][1], s)
+    _plot_reasons(axes[1][0], report.reasons)
+    _plot_by_hour(axes[1][1], report.hourly)
+    fig.supxlabel(
+        "; ".join(f"{name} = {DEFINITIONS[name]}" for name in ("delivery_rate", "failure_rate", "read_rate")),
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_funnel(ax: Axes, s: dict[str, Any]) -> None:
+    """Messages by how far they got: all, delivered or read, read, failed, error rows."""
     by_status = s["by_status"]
     funnel = {
         "all messages": s["messages"],
@@ -170,7 +187,6 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
         "failed": by_status.get("failed", 0),
         "error rows\n(status unknown)": s["error_rows"],
     }
-    ax = axes[0][0]
     ax.barh(
         list(funnel)[::-1],
         list(funnel.values())[::-1],
@@ -181,7 +197,9 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
     for i, v in enumerate(list(funnel.values())[::-1]):
         ax.text(v, i, f" {v:,}", va="center")
 
-    ax = axes[0][1]
+
+def _plot_latency(ax: Axes, s: dict[str, Any]) -> None:
+    """Time to deliver and time to read at p50, p90, p99, side by side."""
     labels = ["p50", "p90", "p99"]
     deliver = [s[f"time_to_deliver_{p}_s"] or 0 for p in labels]
     read = [s[f"time_to_read_{p}_s"] or 0 for p in labels]
@@ -198,30 +216,26 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
         ax.text(i + 0.2, r, _duration(r), ha="center", va="bottom", fontsize=9)
     ax.legend(loc="upper left")
 
-    ax = axes[1][0]
-    reasons = report.reasons.head(6)
-    ax.barh(
-        [_wrap(r) for r in reasons["failure_reason"]][::-1], list(reasons["messages"])[::-1], color="#d9534f"
-    )
+
+def _plot_reasons(ax: Axes, reasons: pd.DataFrame) -> None:
+    """The six most frequent failure reasons."""
+    top = reasons.head(6)
+    ax.barh([_wrap(r) for r in top["failure_reason"]][::-1], list(top["messages"])[::-1], color="#d9534f")
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title("Failure reasons")
     ax.set_xlabel("messages")
 
-    ax = axes[1][1]
-    if len(report.hourly):
-        hours = report.hourly["sent_hour"].dt.strftime("%H:00")
-        ax.plot(hours, report.hourly["delivery_rate"], marker="o", label="delivery rate", color="#25d366")
-        ax.plot(hours, report.hourly["read_rate"], marker="o", label="read rate", color="#1f77b4")
-        ax.plot(hours, report.hourly["failure_rate"], marker="o", label="failure rate", color="#d9534f")
+
+def _plot_by_hour(ax: Axes, hourly: pd.DataFrame) -> None:
+    """Delivery, read and failure rates by hour of send."""
+    if len(hourly):
+        hours = hourly["sent_hour"].dt.strftime("%H:00")
+        ax.plot(hours, hourly["delivery_rate"], marker="o", label="delivery rate", color="#25d366")
+        ax.plot(hours, hourly["read_rate"], marker="o", label="read rate", color="#1f77b4")
+        ax.plot(hours, hourly["failure_rate"], marker="o", label="failure rate", color="#d9534f")
         ax.set_ylim(0, 1.2)  # rates end at 1: the band above is the legend's, whatever the data
         ax.legend(loc="upper center", ncols=3, fontsize=9)
     ax.set_title("By hour of send (UTC)")
-    fig.supxlabel(
-        "; ".join(f"{name} = {DEFINITIONS[name]}" for name in ("delivery_rate", "failure_rate", "read_rate")),
-        fontsize=9,
-    )
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _pct(value: float | None) -> str:
