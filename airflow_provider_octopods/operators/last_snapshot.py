@@ -9,6 +9,7 @@ functions then do nothing and say so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from airflow.sdk import Asset
@@ -16,6 +17,13 @@ from airflow.sdk import Asset
 KEY = "octopods_last_snapshot"
 
 log = logging.getLogger(__name__)
+
+
+def snapshot_asset(outlets: Iterable[object]) -> Asset | None:
+    """The snapshot's Asset: the first Asset in the task's ``outlets`` (by default the only
+    one, ``asset_for(output_path)``). Its event carries the part written; its state store,
+    the partition."""
+    return next((o for o in outlets if isinstance(o, Asset)), None)
 
 
 def _store(context: Any, asset: Asset | None) -> Any:
