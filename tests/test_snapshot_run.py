@@ -20,19 +20,10 @@ from airflow_provider_octopods.emulator import Emulator
 from airflow_provider_octopods.errors import InvalidMessageReference
 from airflow_provider_octopods.parquet.schema import RowBuffer, snapshot_schema
 from airflow_provider_octopods.snapshot.checkpoint import Progress
-from airflow_provider_octopods.snapshot.publish import ParquetPartPublisher
+from airflow_provider_octopods.snapshot.fetch import Connect, Stop, fetch_snapshot
+from airflow_provider_octopods.snapshot.plan import Job, Plan, Slot, SnapshotOptions, plan_snapshot
+from airflow_provider_octopods.snapshot.publish import ParquetPartPublisher, RunResult
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
-from airflow_provider_octopods.snapshot.run import (
-    Connect,
-    Job,
-    Plan,
-    RunResult,
-    Slot,
-    SnapshotOptions,
-    Stop,
-    fetch_snapshot,
-    plan_snapshot,
-)
 from airflow_provider_octopods.status import MessageStatus
 from tests.conftest import settings_for
 

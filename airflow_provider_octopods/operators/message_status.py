@@ -1,7 +1,7 @@
 """MessageStatusToParquetOperator: a Parquet snapshot of many messages' statuses, for BI.
 
-The run itself (plan, fetch, publish) is ``snapshot.run``; here is what only Airflow has: the
-connection, the task instance, the Asset, metrics and lineage.
+The run itself is three steps, ``snapshot.plan``, ``snapshot.fetch`` and ``snapshot.publish``;
+here is what only Airflow has: the connection, the task instance, the Asset, metrics and lineage.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.parquet.writer import DEFAULT_ROW_GROUP_ROWS
 from airflow_provider_octopods.reporting.tally import emit_count
-from airflow_provider_octopods.snapshot import checkpoint, run
-from airflow_provider_octopods.snapshot.publish import ParquetPartPublisher
+from airflow_provider_octopods.snapshot import checkpoint
+from airflow_provider_octopods.snapshot.fetch import Stop, fetch_snapshot
+from airflow_provider_octopods.snapshot.plan import Job, Slot, SnapshotOptions, plan_snapshot
+from airflow_provider_octopods.snapshot.publish import ParquetPartPublisher, Publisher, RunResult
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import root_of
+from airflow_provider_octopods.templated import as_list
 
 SNAPSHOT_MAX_CONCURRENCY = 100
 
@@ -81,7 +84,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         "previous_snapshot_path",
     )
     ui_color = "#25d366"
-    publisher: ClassVar[run.Publisher] = ParquetPartPublisher()
+    publisher: ClassVar[Publisher] = ParquetPartPublisher()
 
     def __init__(
         self,
@@ -117,11 +120,11 @@ class MessageStatusToParquetOperator(BaseOperator):
         self.previous_snapshot_path = previous_snapshot_path
         self.octopods_conn_id = octopods_conn_id
         # Every other parameter is an option of the run, of the same name: checked there, once.
-        self.options = run.SnapshotOptions.from_parameters(output_path, locals())
+        self.options = SnapshotOptions.from_parameters(output_path, locals())
         # Made in the try's copy, on first use: one made here would be shared by every try's copy.
-        self._stop: run.Stop | None = None
+        self._stop: Stop | None = None
         self._base_url: str | None = None  # the API read, once the connection is
-        self._result: run.RunResult | None = None  # what the run wrote
+        self._result: RunResult | None = None  # what the run wrote
 
     def execute(self, context: Any) -> dict[str, Any]:
         started = time.monotonic()
@@ -129,9 +132,9 @@ class MessageStatusToParquetOperator(BaseOperator):
         settings = hook.get_settings()
         hook.get_budget_store()  # a shared budget that cannot work fails here, not after hours
         self._base_url = settings.base_url
-        plan = run.plan_snapshot(self._job(context, settings, started), self.options, self.log)
+        plan = plan_snapshot(self._job(context, settings, started), self.options, self.log)
         if plan.writes:
-            fetched = run.fetch_snapshot(plan, hook.async_client, self._stopper(), self.log)
+            fetched = fetch_snapshot(plan, hook.async_client, self._stopper(), self.log)
             self._result = self.publisher.publish(plan, fetched, self.log)
             self._publish(context, self._result)
         else:
@@ -139,18 +142,18 @@ class MessageStatusToParquetOperator(BaseOperator):
         self._result.check_error_ratio()
         return self._result.summary
 
-    def _job(self, context: Any, settings: OctopodsSettings, started: float) -> run.Job:
+    def _job(self, context: Any, settings: OctopodsSettings, started: float) -> Job:
         ti = context["ti"]
-        slot = run.Slot(
+        slot = Slot(
             index=max(ti.map_index, 0),
             shards=self._instances(ti),
             progress_folder=checkpoint.folder_name(ti.dag_id, ti.run_id, ti.task_id, ti.map_index),
             sequence=checkpoint.sequence_of(ti, context["dag_run"]),
             try_number=ti.try_number,
         )
-        return run.Job(
+        return Job(
             output_path=self.output_path,
-            message_ids=self.message_ids,
+            message_ids=None if self.message_ids is None else as_list(self.message_ids, "message_ids"),
             message_ids_path=self.message_ids_path,
             base_url=settings.base_url,
             requests_per_second=settings.requests_per_second,
@@ -175,7 +178,7 @@ class MessageStatusToParquetOperator(BaseOperator):
         query = {"dag_id": ti.dag_id, "task_ids": [ti.task_id], "run_ids": [ti.run_id]}
         return int(ti.get_ti_count(**query)) - int(ti.get_ti_count(**query, states=["removed"]))
 
-    def _publish(self, context: Any, result: run.RunResult) -> None:
+    def _publish(self, context: Any, result: RunResult) -> None:
         """The summary to the log and the metrics, the Asset event, the Asset's state store."""
         summary = result.summary
         self.log.info("Snapshot written: %s", summary)
@@ -194,10 +197,10 @@ class MessageStatusToParquetOperator(BaseOperator):
         written = [] if self._result is None else self._result.output_paths
         return snapshot_lineage(self._base_url, self.message_ids_path, written)
 
-    def _stopper(self) -> run.Stop:
+    def _stopper(self) -> Stop:
         """This try's stop, made by whichever comes first: the fetch or ``on_kill``."""
         if self._stop is None:
-            self._stop = run.Stop()
+            self._stop = Stop()
         return self._stop
 
     def on_kill(self) -> None:

@@ -49,11 +49,12 @@ class MessageStatusSensor(BaseSensorOperator):
     :param read_poke_interval: seconds between polls once delivered, while waiting for read.
     :param first_poke_delay: seconds from the start to the first poll (an earlier poll would
         only see ``sent``).
-    :param timeout: seconds the whole wait may take, across pokes, reschedules and the
-        deferral (Airflow's sensor ``timeout``); ``execution_timeout`` bounds one try of the task,
-        as for any operator. With ``soft_fail=True`` a timeout or a failed message skips the task.
     :param deferrable: wait in the triggerer, holding no worker slot. Defaults to Airflow's
         ``[operators] default_deferrable``; ``True`` is recommended wherever a triggerer runs.
+
+    Airflow's sensor ``timeout`` is the seconds the whole wait may take, across pokes,
+    reschedules and the deferral; ``execution_timeout`` bounds one try of the task, as for any
+    operator. With ``soft_fail=True`` a timeout or a failed message skips the task.
 
     Returns (XCom), with ``message_id``: the final status as a dict (``MessageStatus.to_dict()``).
     With ``message_ids``: a summary of bounded size, see ``wait.result.batch_summary``.

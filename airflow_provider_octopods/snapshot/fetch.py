@@ -1,22 +1,32 @@
-"""Fetch many statuses into snapshot rows: one row per id, whatever happened to its request."""
+"""The second step of a snapshot run: fetch the plan's statuses into its checkpoint, one row
+per id whatever happened to its request, stoppable from outside (SIGTERM)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient, StatusResult
 from airflow_provider_octopods.parquet.schema import RowBuffer
 from airflow_provider_octopods.reporting.durations import Cadence, duration
+from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally, describe_errors
+from airflow_provider_octopods.snapshot.checkpoint import Progress
+from airflow_provider_octopods.snapshot.plan import Plan
+
+# Python ints a slice at a time: tolist() converts in C, and never the whole array.
+_ID_SLICE = 4096
 
 
 class Sink(Protocol):
@@ -103,3 +113,76 @@ async def fetch_into(
     finally:
         if len(buffer):
             sink.write(buffer.take())
+
+
+class Connect(Protocol):
+    """Opens the async client: ``OctopodsHook.async_client``, or ``AsyncOctopodsClient`` with
+    its settings bound."""
+
+    def __call__(
+        self, *, max_concurrency: int, requests_per_second: float | None
+    ) -> AbstractAsyncContextManager[AsyncOctopodsClient]: ...
+
+
+class Stop:
+    """Stops a fetch from outside it (the operator's ``on_kill``, on SIGTERM): before its first
+    request, or by cancelling it, the rows fetched so far committed."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._fetching: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    def request(self) -> None:
+        self.requested = True
+        if self._fetching is not None:
+            loop, task = self._fetching
+            loop.call_soon_threadsafe(task.cancel)
+
+    @contextmanager
+    def cancels_current_task(self) -> Iterator[None]:
+        """Within this block a request cancels the task running it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._fetching = (asyncio.get_running_loop(), task)
+        try:
+            yield
+        finally:
+            self._fetching = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch leaves for the publisher: the checkpoint holding the fetched rows, and the
+    client's counts (requests, 429s, errors by kind)."""
+
+    checkpoint: Progress
+    tally: Tally
+
+
+def fetch_snapshot(plan: Plan, connect: Connect, stop: Stop, log: Log) -> Fetched:
+    """Fetch the plan's requests into its checkpoint, with the heap frozen (``heap_frozen``);
+    ``stop`` ends it within seconds, with what was fetched committed for the retry to resume from."""
+    progress = plan.progress
+    assert progress is not None, "a run that writes nothing fetches nothing"
+    if stop.requested:
+        raise AirflowException("Stopped (SIGTERM) before the first request")
+    try:
+        with heap_frozen():
+            tally = asyncio.run(_fetch(plan, progress, connect, stop, log))
+    except asyncio.CancelledError:
+        raise AirflowException(
+            f"Stopped (SIGTERM); the rows fetched so far are kept in {progress.folder}, and "
+            f"the next try resumes from them"
+        ) from None
+    return Fetched(progress, tally)
+
+
+async def _fetch(plan: Plan, progress: Progress, connect: Connect, stop: Stop, log: Log) -> Tally:
+    ids, options = plan.requests, plan.options
+    with stop.cancels_current_task():
+        async with connect(max_concurrency=options.max_concurrency, requests_per_second=plan.rate) as client:
+            slices = (ids[at : at + _ID_SLICE].tolist() for at in range(0, len(ids), _ID_SLICE))
+            flat = itertools.chain.from_iterable(slices)
+            buffer = RowBuffer(options.timestamp_unit)
+            await fetch_into(client, flat, progress, buffer, total=len(ids), log=log)
+            return client.tally

@@ -33,6 +33,11 @@ class MessageInputs:
     def duplicates(self) -> int:
         return self.received - self.invalid - len(self.ids)
 
+    @property
+    def samples_text(self) -> str:
+        """The samples of inputs that are not ids, for a message."""
+        return ", ".join(self.invalid_samples)
+
 
 def collect(refs: Iterable[object], base_url: str) -> MessageInputs:
     """Check every input once; keep the valid ids in 8 bytes each, not as Python objects."""

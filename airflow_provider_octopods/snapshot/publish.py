@@ -1,20 +1,97 @@
-"""The Parquet part of a snapshot instance: ``part-<index>.parquet`` in its partition, written
+"""The last step of a snapshot run: what it wrote (``RunResult``), the ``Publisher`` that writes
+it, and the one publisher so far, of Parquet parts.
+
+The Parquet part of a snapshot instance: ``part-<index>.parquet`` in its partition, written
 from the carried rows and the checkpoint's pieces, and published whole (``SnapshotWriter``);
 the partition then holds exactly this run's parts (see ``partition``)."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_octopods.errors import InvalidMessageReference
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
+from airflow_provider_octopods.reporting.log import Log
+from airflow_provider_octopods.reporting.tally import Tally, describe_errors
 from airflow_provider_octopods.snapshot import partition
-from airflow_provider_octopods.snapshot.fetch import FetchCounts
-from airflow_provider_octopods.snapshot.run import Fetched, Plan, RunResult
-from airflow_provider_octopods.wait.engine import Log
+from airflow_provider_octopods.snapshot.fetch import FetchCounts, Fetched
+from airflow_provider_octopods.snapshot.plan import Plan
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run wrote. ``tally`` is None when no fetch ran (the run writes nothing)."""
+
+    plan: Plan
+    output_paths: list[str]
+    counts: FetchCounts
+    rows: int
+    tally: Tally | None
+    seconds: float
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The task's XCom: inputs, outputs, rows by status, requests, seconds."""
+        given = self.plan.given
+        head = {
+            "output_paths": self.output_paths,
+            "inputs": given.received,
+            "duplicates": given.duplicates,
+            "invalid_inputs": given.invalid,
+            "invalid_samples": given.invalid_samples,
+        }
+        if self.tally is None:
+            return {**head, "rows": self.rows, "seconds": self.seconds}
+        return {
+            **head,
+            "rows": self.rows,
+            "rows_by_status": dict(self.counts.rows_by_status),
+            "error_rows": self.counts.error_rows,
+            "carried_forward": 0 if self.plan.carried is None else self.plan.carried.num_rows,
+            "resumed_rows": len(self.plan.resumed),
+            "requests": self.tally.requests,
+            "rate_limited": self.tally.answered_429,
+            "seconds": self.seconds,
+        }
+
+    def check_error_ratio(self) -> None:
+        """Fail when error rows and invalid inputs together pass ``max_error_ratio``, naming the
+        kinds of error with a sample each. Invalid inputs alone fail without retries."""
+        given, errors, limit = self.plan.given, self.counts.error_rows, self.plan.options.max_error_ratio
+        bad, seen = errors + given.invalid, self.rows + given.invalid
+        if not seen or bad / seen <= limit:
+            return
+        parts = []
+        if errors:
+            kinds = "from an earlier try"
+            if self.tally is not None and self.tally.errors:
+                kinds = describe_errors(self.tally.errors, self.tally.samples)
+            parts.append(f"{errors} of {self.rows} rows are errors: {kinds}")
+        if given.invalid:
+            samples = given.samples_text
+            parts.append(f"{given.invalid} of {given.received} inputs are not message ids (e.g. {samples})")
+        written = f"; the file was written: {self.output_paths[0]}" if self.output_paths else ""
+        ratio = f"{bad} of {seen}, more than max_error_ratio={limit}"
+        text = f"{'; '.join(parts)}. That is {ratio}{written}"
+        raise (AirflowException if errors else InvalidMessageReference)(text)
+
+
+class Publisher(Protocol):
+    """Makes a run's rows (the plan's carried ones, the fetched checkpoint's) into its output."""
+
+    def publish(self, plan: Plan, fetched: Fetched, log: Log) -> RunResult: ...
+
+    def publish_nothing(self, plan: Plan, log: Log) -> RunResult:
+        """For a run that writes nothing: what earlier runs left that it would replace goes."""
+        ...
 
 
 class ParquetPartPublisher:
-    """The ``run.Publisher`` of Parquet parts, one per task instance of a partition."""
+    """The ``Publisher`` of Parquet parts, one per task instance of a partition."""
 
     def publish(self, plan: Plan, fetched: Fetched, log: Log) -> RunResult:
         """Write the part, counting its rows by status; then remove the checkpoint (its rows

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import aclosing
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.reporting.durations import Cadence, duration, least_time
+from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally, emit_gauge
 from airflow_provider_octopods.status import MessageStatus, Outcome
 from airflow_provider_octopods.wait.clock import Clock
@@ -36,12 +37,6 @@ class WaitEnd(StrEnum):
 
 # A wake-up right after the deadline, so that the check that ends the wait finds it passed.
 _AFTER_DEADLINE = 0.01
-
-
-class Log(Protocol):
-    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
 class BlockingClient(Protocol):

@@ -1,52 +1,40 @@
-"""One snapshot run in named steps, with no task instance in them.
+"""The first step of a snapshot run: decide it before its first request, with no task
+instance in it. The inputs checked, the part named, the root's schema compared, the folders
+shown writable, the rows carried forward and those earlier tries fetched, the rate: a ``Plan``.
 
-``plan_snapshot`` decides the run before its first request (the inputs checked, the part named,
-the root's schema compared, the folders shown writable, the rows carried forward and those
-earlier tries fetched, the rate); ``fetch_snapshot`` makes the requests into the checkpoint; a
-``Publisher`` makes the carried and fetched rows into the output (``publish.ParquetPartPublisher``
-writes a Parquet part) and says what the run wrote (``RunResult``).
-
-The operator reads the connection and the task instance, runs the steps, and tells Airflow
-(the Asset event, metrics, lineage). Another output format reuses the plan and the fetch and
-brings its own ``Publisher``.
+Then ``fetch.fetch_snapshot`` makes the requests into the checkpoint, and a ``publish.Publisher``
+makes the carried and fetched rows into the output. The operator reads the connection and the
+task instance, runs the steps, and tells Airflow (the Asset event, metrics, lineage); another
+output format reuses the plan and the fetch and brings its own publisher.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
 from airflow_provider_octopods.errors import InvalidMessageReference
-from airflow_provider_octopods.parquet.schema import RowBuffer, snapshot_schema
+from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.reporting.durations import duration, least_time
-from airflow_provider_octopods.reporting.tally import Tally, describe_errors
+from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
 from airflow_provider_octopods.snapshot.checkpoint import Progress
-from airflow_provider_octopods.snapshot.fetch import FetchCounts, fetch_into, heap_frozen
 from airflow_provider_octopods.snapshot.preflight import probe_writable
 from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
-from airflow_provider_octopods.templated import as_list
-from airflow_provider_octopods.wait.engine import Log
 
 Ids = np.ndarray[Any, np.dtype[np.int64]]
-# Python ints a slice at a time: tolist() converts in C, and never the whole array.
-_ID_SLICE = 4096
 
 
 @dataclass(frozen=True)
@@ -108,7 +96,7 @@ class Job:
     is asked once the checkpoint is ready, when the plan needs it."""
 
     output_path: str
-    message_ids: Sequence[int | str] | str | None
+    message_ids: Sequence[object] | None  # the given references, or None with a path
     message_ids_path: str | None
     base_url: str
     requests_per_second: float  # the connection's budget, when the options set none
@@ -151,122 +139,6 @@ class Plan:
         return round(time.monotonic() - self.job.started, 3)
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """What a fetch leaves for the publisher: the checkpoint holding the fetched rows, and the
-    client's counts (requests, 429s, errors by kind)."""
-
-    checkpoint: Progress
-    tally: Tally
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What a run wrote. ``tally`` is None when no fetch ran (the run writes nothing)."""
-
-    plan: Plan
-    output_paths: list[str]
-    counts: FetchCounts
-    rows: int
-    tally: Tally | None
-    seconds: float
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The task's XCom: inputs, outputs, rows by status, requests, seconds."""
-        given = self.plan.given
-        head = {
-            "output_paths": self.output_paths,
-            "inputs": given.received,
-            "duplicates": given.duplicates,
-            "invalid_inputs": given.invalid,
-            "invalid_samples": given.invalid_samples,
-        }
-        if self.tally is None:
-            return {**head, "rows": self.rows, "seconds": self.seconds}
-        return {
-            **head,
-            "rows": self.rows,
-            "rows_by_status": dict(self.counts.rows_by_status),
-            "error_rows": self.counts.error_rows,
-            "carried_forward": 0 if self.plan.carried is None else self.plan.carried.num_rows,
-            "resumed_rows": len(self.plan.resumed),
-            "requests": self.tally.requests,
-            "rate_limited": self.tally.answered_429,
-            "seconds": self.seconds,
-        }
-
-    def check_error_ratio(self) -> None:
-        """Fail when error rows and invalid inputs together pass ``max_error_ratio``, naming the
-        kinds of error with a sample each. Invalid inputs alone fail without retries."""
-        given, errors, limit = self.plan.given, self.counts.error_rows, self.plan.options.max_error_ratio
-        bad, seen = errors + given.invalid, self.rows + given.invalid
-        if not seen or bad / seen <= limit:
-            return
-        parts = []
-        if errors:
-            kinds = "from an earlier try"
-            if self.tally is not None and self.tally.errors:
-                kinds = describe_errors(self.tally.errors, self.tally.samples)
-            parts.append(f"{errors} of {self.rows} rows are errors: {kinds}")
-        if given.invalid:
-            samples = _samples(given)
-            parts.append(f"{given.invalid} of {given.received} inputs are not message ids (e.g. {samples})")
-        written = f"; the file was written: {self.output_paths[0]}" if self.output_paths else ""
-        ratio = f"{bad} of {seen}, more than max_error_ratio={limit}"
-        text = f"{'; '.join(parts)}. That is {ratio}{written}"
-        raise (AirflowException if errors else InvalidMessageReference)(text)
-
-
-class Publisher(Protocol):
-    """Makes a run's rows (the plan's carried ones, the fetched checkpoint's) into its output."""
-
-    def publish(self, plan: Plan, fetched: Fetched, log: Log) -> RunResult: ...
-
-    def publish_nothing(self, plan: Plan, log: Log) -> RunResult:
-        """For a run that writes nothing: what earlier runs left that it would replace goes."""
-        ...
-
-
-class Connect(Protocol):
-    """Opens the async client: ``OctopodsHook.async_client``, or ``AsyncOctopodsClient`` with
-    its settings bound."""
-
-    def __call__(
-        self, *, max_concurrency: int, requests_per_second: float | None
-    ) -> AbstractAsyncContextManager[AsyncOctopodsClient]: ...
-
-
-class Stop:
-    """Stops a fetch from outside it (the operator's ``on_kill``, on SIGTERM): before its first
-    request, or by cancelling it, the rows fetched so far committed."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._fetching: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
-
-    def request(self) -> None:
-        self.requested = True
-        if self._fetching is not None:
-            loop, task = self._fetching
-            loop.call_soon_threadsafe(task.cancel)
-
-    @contextmanager
-    def cancels_current_task(self) -> Iterator[None]:
-        """Within this block a request cancels the task running it."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._fetching = (asyncio.get_running_loop(), task)
-        try:
-            yield
-        finally:
-            self._fetching = None
-
-
-def _samples(given: inputs.MessageInputs) -> str:
-    return ", ".join(given.invalid_samples)
-
-
 def _read_inputs(job: Job, strict: bool, log: Log) -> inputs.MessageInputs:
     """The job's message ids, checked; inputs that are not ids fail the run when ``strict``."""
     if job.message_ids_path is not None:
@@ -274,9 +146,9 @@ def _read_inputs(job: Job, strict: bool, log: Log) -> inputs.MessageInputs:
         with source.open("rb") as stream:  # type: ignore[no-untyped-call]
             given = inputs.collect(inputs.read_refs(stream, str(source)), job.base_url)
     else:
-        given = inputs.collect(as_list(job.message_ids, "message_ids"), job.base_url)
+        given = inputs.collect(job.message_ids or (), job.base_url)
     if given.invalid:
-        text = f"{given.invalid} of {given.received} input(s) are not message ids, e.g. {_samples(given)}"
+        text = f"{given.invalid} of {given.received} input(s) are not message ids, e.g. {given.samples_text}"
         if strict:
             raise InvalidMessageReference(f"{text}; nothing was fetched (strict=True)")
         log.warning("%s; they get no row and count as errors towards max_error_ratio", text)
@@ -365,32 +237,3 @@ def _announce(plan: Plan, log: Log) -> None:
         share,
         duration(least_time(requests, plan.rate)),
     )
-
-
-def fetch_snapshot(plan: Plan, connect: Connect, stop: Stop, log: Log) -> Fetched:
-    """Fetch the plan's requests into its checkpoint, with the heap frozen (``heap_frozen``);
-    ``stop`` ends it within seconds, with what was fetched committed for the retry to resume from."""
-    progress = plan.progress
-    assert progress is not None, "a run that writes nothing fetches nothing"
-    if stop.requested:
-        raise AirflowException("Stopped (SIGTERM) before the first request")
-    try:
-        with heap_frozen():
-            tally = asyncio.run(_fetch(plan, progress, connect, stop, log))
-    except asyncio.CancelledError:
-        raise AirflowException(
-            f"Stopped (SIGTERM); the rows fetched so far are kept in {progress.folder}, and "
-            f"the next try resumes from them"
-        ) from None
-    return Fetched(progress, tally)
-
-
-async def _fetch(plan: Plan, progress: Progress, connect: Connect, stop: Stop, log: Log) -> Tally:
-    ids, options = plan.requests, plan.options
-    with stop.cancels_current_task():
-        async with connect(max_concurrency=options.max_concurrency, requests_per_second=plan.rate) as client:
-            slices = (ids[at : at + _ID_SLICE].tolist() for at in range(0, len(ids), _ID_SLICE))
-            flat = itertools.chain.from_iterable(slices)
-            buffer = RowBuffer(options.timestamp_unit)
-            await fetch_into(client, flat, progress, buffer, total=len(ids), log=log)
-            return client.tally
