@@ -25,11 +25,12 @@ def test_a_local_probe_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_an_object_store_probe_is_put_and_removed() -> None:
-    # fsspec's in-memory store: ObjectStoragePath registers no "memory" scheme.
+    # fsspec's in-memory store: ObjectStoragePath registers no "memory" scheme. The store is
+    # one per process, shared with other tests: this one's bucket is named for it alone.
     store = fsspec.filesystem("memory")
-    folder = SimpleNamespace(protocol="memory", path="/bucket/statuses/snapshot_date=2026-12-06", fs=store)
+    folder = SimpleNamespace(protocol="memory", path="/preflight/statuses/snapshot_date=2026-12-06", fs=store)
     probe_writable(folder, "output_path")
-    assert store.find("/bucket") == []
+    assert store.find("/preflight") == []
 
 
 class Refusing:

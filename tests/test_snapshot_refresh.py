@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from airflow_provider_octopods.parquet.schema import snapshot_schema
-from airflow_provider_octopods.snapshot.previous import carried_forward
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -88,15 +85,3 @@ def test_carry_forward_of_terminal_rows_only_is_a_policy_too() -> None:
 def test_a_nonsense_policy_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"must|need"):
         RefreshPolicy(**kwargs)  # type: ignore[arg-type]
-
-
-def test_carried_rows_are_the_latest_per_message_as_they_were() -> None:
-    rows = [
-        {"message_id": 1, "status": "delivered", "sent_at": NOW - 30 * H, "fetched_at": NOW - 25 * H},
-        {"message_id": 1, "status": "read", "sent_at": NOW - 30 * H, "fetched_at": NOW - 2 * H},
-        {"message_id": 2, "status": "delivered", "sent_at": NOW - 3 * H, "fetched_at": NOW - 2 * H},
-        {"message_id": 3, "error_code": 500, "fetched_at": NOW - H},
-    ]
-    table = pa.Table.from_pylist(rows, schema=snapshot_schema("ms"))
-    carried = carried_forward(table, RefreshPolicy(factor=2, floor=H), NOW).to_pylist()
-    assert [(r["message_id"], r["status"], r["fetched_at"]) for r in carried] == [(1, "read", NOW - 2 * H)]

@@ -14,6 +14,7 @@ from airflow.sdk import serde
 
 from airflow_provider_octopods.status import MessageStatus
 from airflow_provider_octopods.triggers.message_status import MessageStatusTrigger
+from airflow_provider_octopods.wait.engine import WaitEnd
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.result import MAX_FAILED_LISTED, final_result
 from airflow_provider_octopods.wait.watch import BatchWatch
@@ -51,7 +52,7 @@ def test_summary_event_and_resume_arguments_stay_under_100_kb(count: int) -> Non
     trigger = MessageStatusTrigger(
         message_ids=watch.order, target_status="delivered", deadline=0, started_at=0
     )
-    event = trigger._event(watch, "success", watch.failure_text(None))
+    event = trigger._event(watch, WaitEnd.SUCCESS, watch.failure_text(None))
     assert len(json.dumps(serde.serialize({"event": event}))) < LIMIT
 
 

@@ -1,4 +1,5 @@
-"""The polling policy and a batch's progress, with no server: pure decisions over time."""
+"""wait.watch: a batch's progress, with no server: which messages are due, what settled, the
+schedule resumed after a restart or a poke that knows nothing, the last poll before the deadline."""
 
 from __future__ import annotations
 
@@ -7,37 +8,10 @@ import itertools
 import pytest
 
 from airflow_provider_octopods.errors import ErrorAction, OctopodsServerError
-from airflow_provider_octopods.status import OUTCOMES, MessageStatus, Outcome, outcome, rank
+from airflow_provider_octopods.status import Outcome
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.watch import BatchWatch
-
-
-def polls_until(policy: PollPolicy, change_at: float) -> list[float]:
-    """The poll times of one message whose status changes at ``change_at``, up to detection."""
-    times, elapsed = [], 0.0
-    while True:
-        at, _ = policy.schedule(elapsed)
-        times.append(at)
-        if at >= change_at:
-            return times
-        elapsed = at
-
-
-@pytest.mark.parametrize(("change_at", "max_requests"), [(5, 1), (60, 8), (900, 25)])
-def test_default_policy_spends_few_requests(change_at: float, max_requests: int) -> None:
-    policy = PollPolicy()
-    times = polls_until(policy, change_at)
-    assert len(times) <= max_requests
-    # Detected within one interval of the change.
-    interval_at_change = policy.schedule(times[-2])[1] if len(times) > 1 else policy.first_delay
-    assert times[-1] - change_at <= interval_at_change
-
-
-def test_schedule_grows_to_its_cap() -> None:
-    policy = PollPolicy(first_delay=5, interval=5, backoff=2, max_interval=20)
-    times = polls_until(policy, 100)
-    assert times[:5] == [5, 10, 20, 40, 60]
-    assert all(b - a == 20 for a, b in itertools.pairwise(times[4:]))
+from tests.wait_cases import _status, polls_until
 
 
 def test_restart_resumes_the_schedule_instead_of_polling_at_once() -> None:
@@ -47,12 +21,6 @@ def test_restart_resumes_the_schedule_instead_of_polling_at_once() -> None:
     first = watch.next_due()
     assert first > 1030.0
     assert first - 1000.0 == policy.schedule(30.0)[0]
-
-
-def _status(message_id: int, status: str, reason: str | None = None) -> MessageStatus:
-    return MessageStatus(
-        message_id=message_id, status=status, failure_reason=reason, request_id=f"r{message_id}"
-    )
 
 
 def test_batch_settles_and_never_polls_settled_messages() -> None:
@@ -94,21 +62,6 @@ def test_unknown_status_waits_and_is_reported_once() -> None:
     assert watch.is_new_unknown(_status(1, "queued"))
     assert not watch.is_new_unknown(_status(2, "queued"))
     assert not watch.is_new_unknown(_status(2, "sent"))
-
-
-def test_outcome_table_agrees_with_the_stage_order() -> None:
-    for (status, target), result in OUTCOMES.items():
-        if status == "failed":
-            assert result is Outcome.FAILED
-        else:
-            assert (result is Outcome.MET) == (rank(status) >= rank(target))
-    with pytest.raises(ValueError, match="target_status"):
-        outcome("sent", "failed")
-
-
-def test_inconsistent_policy_is_refused() -> None:
-    with pytest.raises(ValueError, match="polling policy"):
-        PollPolicy(interval=10, max_interval=5)
 
 
 def test_a_poke_that_knows_nothing_keeps_the_schedule() -> None:

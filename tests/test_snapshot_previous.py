@@ -1,0 +1,27 @@
+"""snapshot.previous: what an incremental snapshot keeps of the previous one, the latest row per
+message that the refresh policy does not make due, as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from airflow_provider_octopods.parquet.schema import snapshot_schema
+from airflow_provider_octopods.snapshot.previous import carried_forward
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def test_carried_rows_are_the_latest_per_message_as_they_were() -> None:
+    rows = [
+        {"message_id": 1, "status": "delivered", "sent_at": NOW - 30 * H, "fetched_at": NOW - 25 * H},
+        {"message_id": 1, "status": "read", "sent_at": NOW - 30 * H, "fetched_at": NOW - 2 * H},
+        {"message_id": 2, "status": "delivered", "sent_at": NOW - 3 * H, "fetched_at": NOW - 2 * H},
+        {"message_id": 3, "error_code": 500, "fetched_at": NOW - H},
+    ]
+    table = pa.Table.from_pylist(rows, schema=snapshot_schema("ms"))
+    carried = carried_forward(table, RefreshPolicy(factor=2, floor=H), NOW).to_pylist()
+    assert [(r["message_id"], r["status"], r["fetched_at"]) for r in carried] == [(1, "read", NOW - 2 * H)]
