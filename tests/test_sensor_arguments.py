@@ -4,7 +4,11 @@ for a schedule per message, refused when they contradict each other, when the DA
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from airflow.sdk import BaseSensorOperator
@@ -72,3 +76,20 @@ def test_airflows_interval_hook_has_the_signature_the_sensor_overrides() -> None
 def test_contradictions_are_refused_at_parse_time(kwargs: dict[str, object], refused: str) -> None:
     with pytest.raises(ValueError, match=refused):
         _sensor(**kwargs)
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, False), ("True", True), ("False", False)])
+def test_deferrable_follows_default_deferrable_from_airflow_cfg(
+    tmp_path: Path, configured: str | None, expected: bool
+) -> None:
+    """From airflow.cfg, not only the environment: Airflow's conf, as the official providers."""
+    if configured is not None:
+        (tmp_path / "airflow.cfg").write_text(f"[operators]\ndefault_deferrable = {configured}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__OPERATORS__")}
+    env.update(AIRFLOW_HOME=str(tmp_path), AIRFLOW_CONFIG=str(tmp_path / "airflow.cfg"))
+    code = (
+        "from airflow_provider_octopods.sensors.message_status import MessageStatusSensor as S;"
+        "print(S(task_id='w', message_id=1).deferrable)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == str(expected)

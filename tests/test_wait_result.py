@@ -4,10 +4,6 @@ bounded whatever the batch size."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from airflow.sdk import serde
@@ -60,20 +56,3 @@ def test_single_message_returns_its_whole_status() -> None:
     watch = settled_batch(1)
     result = final_result(watch, single=True, statuses_path=None)
     assert result == watch.failed[10**12]
-
-
-@pytest.mark.parametrize(("configured", "expected"), [(None, False), ("True", True), ("False", False)])
-def test_deferrable_follows_default_deferrable_from_airflow_cfg(
-    tmp_path: Path, configured: str | None, expected: bool
-) -> None:
-    """From airflow.cfg, not only the environment: Airflow's conf, as the official providers."""
-    if configured is not None:
-        (tmp_path / "airflow.cfg").write_text(f"[operators]\ndefault_deferrable = {configured}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__OPERATORS__")}
-    env.update(AIRFLOW_HOME=str(tmp_path), AIRFLOW_CONFIG=str(tmp_path / "airflow.cfg"))
-    code = (
-        "from airflow_provider_octopods.sensors.message_status import MessageStatusSensor as S;"
-        "print(S(task_id='w', message_id=1).deferrable)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == str(expected)
