@@ -132,6 +132,15 @@ def test_redis_holds_a_hash_of_the_key_never_the_key(
     assert emulator.api_key not in dump
 
 
+def test_the_budgets_key_names_stay_what_every_release_names_them() -> None:
+    """Processes of one deployment share a budget by these names, old and new releases alike
+    during a rolling upgrade: another hash or length would split it in two."""
+    assert budget_keys("the-key") == (
+        "octopods:budget:ad44dc8e51cfbfa55e81ddbb626b4662:next",
+        "octopods:budget:ad44dc8e51cfbfa55e81ddbb626b4662:paused",
+    )
+
+
 def test_unreachable_redis_warns_once_and_the_process_goes_on(
     emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -16,12 +15,13 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_gate
-from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
+from airflow_provider_octopods.clients.pacing import RequestGate
+from airflow_provider_octopods.clients.query import Failure, Reply, connection_gate, status_steps
+from airflow_provider_octopods.clients.redis_budget import RedisAddress
+from airflow_provider_octopods.clients.steps import async_io, run
 from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import ErrorAction, OctopodsError, error_action
-from airflow_provider_octopods.protocol import answers, failures, probe
-from airflow_provider_octopods.protocol.call import StatusCall, Wait
+from airflow_provider_octopods.protocol import answers, failures
 from airflow_provider_octopods.protocol.refs import Request
 from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
@@ -66,9 +66,9 @@ async def _answer(response: aiohttp.ClientResponse) -> tuple[int, Mapping[str, s
 @dataclass(frozen=True)
 class StatusResult:
     """The outcome for one input of ``for_each_status`` and ``iter_message_statuses``: a status
-    or a per-message error."""
+    or a per-message error. ``message``: the input as given (an invalid one too)."""
 
-    message: object
+    message: int | str
     status: MessageStatus | None = None
     error: OctopodsError | None = None
 
@@ -79,6 +79,7 @@ class AsyncOctopodsClient:
     ``requests_per_second`` defaults to the connection's rate budget; ``None`` there means
     the budget, pass ``float('inf')`` for no pacing (tests, the emulator). With ``budget_store``,
     requests also keep to the connection's budget shared by every process (``redis_budget``).
+    The query's logic is ``query.status_steps``; this client only sends and sleeps.
     """
 
     def __init__(
@@ -93,8 +94,7 @@ class AsyncOctopodsClient:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.settings = settings
         self.max_concurrency = max_concurrency
-        rate = requests_per_second or settings.requests_per_second
-        self.rate = None if rate == float("inf") else rate
+        self.rate = requests_per_second or settings.requests_per_second
         self.budget_store = budget_store
         self._gate: RequestGate | None = None
         self.tally = Tally(settings.conn_id)
@@ -111,9 +111,7 @@ class AsyncOctopodsClient:
         return self._gate
 
     async def __aenter__(self) -> AsyncOctopodsClient:
-        # Keyed by where requests go, with which key, at which budget: see shared_gate.
-        key = gate_key(self.settings.base_url, self.settings.api_key, self.rate, self.budget_store)
-        self._gate = shared_gate(key, self.rate, store_at(self.budget_store, self.settings))
+        self._gate = connection_gate(self.settings, self.rate, self.budget_store, blocking=False)
         if self._gate.store is not None:
             self._gate.store.hold()
         # ssl=True verifies certificates (aiohttp's default); False is the documented opt-out.
@@ -145,53 +143,30 @@ class AsyncOctopodsClient:
             return self._base_url.with_path(self._base_path + url[len(base) :], encoded=True)
         return URL(url)
 
-    def _get(self, request: Request) -> aiohttp.client._RequestContextManager:
-        """``request``, sent when entered: ``async with self._slots, self._get(request)``."""
+    async def _fetch(self, request: Request) -> Reply:
         if self._session is None:
             raise RuntimeError("use the client inside 'async with'")
-        self.tally.request()
-        # Redirects are not followed: the key header would go wherever they point.
-        return self._session.get(
-            self._url(request.url), headers=request.headers, allow_redirects=False, proxy=self._proxy
-        )
-
-    async def _run(self, call: StatusCall) -> MessageStatus:
-        tally = self.tally
         try:
-            while True:
-                # Time held at the gate by a 429, this call's or another's, counts against its limit.
-                entered = time.monotonic()
-                await self.gate.enter(call.waiting_for_rate_limit)
-                tally.budget_wait += time.monotonic() - entered
-                try:
-                    # The request in this frame, not a helper coroutine's: a bulk fetch resumes the
-                    # frames it waits in once per answer, and each one more costs CPU.
-                    async with self._slots, self._get(call.request) as response:
-                        answer = await _answer(response)
-                    step: MessageStatus | Wait = call.receive(*answer)
-                except (TimeoutError, aiohttp.ClientError) as exc:
-                    step = call.fail(_failure_kind(exc), str(exc) or type(exc).__name__)
-                if isinstance(step, MessageStatus):
-                    tally.statuses += 1
-                    return step
-                tally.retrying(step.cause)
-                if step.rate_limited:
-                    # The gate holds this request, and every other one, until the retry time.
-                    self.gate.pause(step.seconds)
-                else:
-                    await asyncio.sleep(step.seconds)
-        except OctopodsError as exc:
-            tally.failed(exc)
-            raise
+            # Redirects are not followed: the key header would go wherever they point.
+            async with (
+                self._slots,
+                self._session.get(
+                    self._url(request.url), headers=request.headers, allow_redirects=False, proxy=self._proxy
+                ) as response,
+            ):
+                return await _answer(response)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return Failure(_failure_kind(exc), str(exc) or type(exc).__name__)
 
     async def get_message_status(self, message: object, deadline: float | None = None) -> MessageStatus:
         """The current status of one message: an id, digits, or its ``message_status_url``;
         ``deadline`` (Unix time): no 429 wait that would end later is started."""
-        return await self._run(self.settings.status_call(message, deadline))
+        call = self.settings.status_call(message, deadline)
+        return await run(status_steps(call, self.gate, self.tally), async_io(self.gate.store, self._fetch))
 
     async def for_each_status(
         self,
-        messages: Iterable[object],
+        messages: Iterable[int | str],
         handle: Callable[[StatusResult], Awaitable[None] | None],
         deadline: float | None = None,
     ) -> None:
@@ -209,7 +184,7 @@ class AsyncOctopodsClient:
         async def worker() -> None:
             for message in pending:  # shared iterator: each item is taken by exactly one worker
                 try:
-                    status = await self._run(self.settings.status_call(message, deadline))
+                    status = await self.get_message_status(message, deadline)
                     result = StatusResult(message, status=status)
                 except OctopodsError as exc:
                     if error_action(exc) is ErrorAction.END_WAIT:
@@ -227,7 +202,7 @@ class AsyncOctopodsClient:
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def iter_message_statuses(
-        self, messages: Iterable[object], deadline: float | None = None
+        self, messages: Iterable[int | str], deadline: float | None = None
     ) -> AsyncGenerator[StatusResult]:
         """``for_each_status`` as an async generator: each result as it completes."""
         results: asyncio.Queue[StatusResult | Exception | None] = asyncio.Queue(
@@ -257,17 +232,3 @@ class AsyncOctopodsClient:
         finally:
             fetching.cancel()
             await asyncio.gather(fetching, return_exceptions=True)
-
-    async def probe(self) -> tuple[bool, str]:
-        try:
-            async with self._slots, self._get(self.settings.probe_request()) as response:
-                answer = await _answer(response)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            detail = str(exc) or type(exc).__name__
-            error = failures.transport_error(_failure_kind(exc), detail, None, self.settings.api_key)
-            return False, f"{error} ({self.settings.route()})"
-        return probe.probe_outcome(
-            *answer,
-            conn_id=self.settings.conn_id,
-            secret=self.settings.api_key,
-        )

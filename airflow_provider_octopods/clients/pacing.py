@@ -1,20 +1,22 @@
 """When the next request may leave: a steady rate budget, and a shared pause after a 429.
 
-The decisions are taken here, with no I/O: ``RequestGate._steps`` yields what a request must
-do before it leaves (sleep so long, or ask the budget store shared with other processes) and
-the async and blocking drivers below carry that out.
+The decisions are taken here, with no I/O: ``RequestGate.steps`` yields what a request must do
+before it leaves (sleep so long, or ask the budget store shared with other processes), and
+``steps.py`` carries that out, blocking or on asyncio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
 from typing import Protocol
+
+from airflow_provider_octopods.clients.steps import Done, advance, async_io, blocking_io, run, run_blocking
+from airflow_provider_octopods.connection.settings import key_digest
 
 # After a 429 the budget in use halves (down to this share at most) and grows back to the
 # whole budget over RECOVERY_SECONDS: a 429 is never answered with the load that caused it.
@@ -74,8 +76,8 @@ class RequestGate:
     until the server's retry time, not only for the request that met it, and the gate then
     reopens at half the rate, recovering gradually. With a ``store``, each request also takes
     a slot of the key's budget shared by every process, and a 429 met by any process closes
-    every gate. The async client waits in ``enter``, the blocking one in ``enter_blocking``:
-    the same decisions (``_steps``), two ways to carry them out.
+    every gate. The clients pass it in a status query's steps (``query.status_steps``); alone,
+    it is waited at in ``enter`` (asyncio) or ``enter_blocking``.
     """
 
     def __init__(
@@ -112,10 +114,26 @@ class RequestGate:
         self._share = max(MIN_SHARE, self.share(now) / 2)
         self._share_at = self._paused_until
 
-    def _steps(self, on_pause: Callable[[float], None] | None) -> Generator[float | StoreCall, Slot | None]:
-        """What one request does before it leaves: sleep a float's seconds, or ask the store
-        (the answer is sent back in). ``on_pause(seconds)`` is told of each wait a 429 causes
-        (a gate closed), before it starts; it may raise to give up instead."""
+    def steps(
+        self, on_pause: Callable[[float], None] | None = None
+    ) -> Generator[float | StoreCall, Slot | None]:
+        """What one request does before it leaves, as steps (see ``steps.py``): sleep a float's
+        seconds, or ask the store (answered with its ``Slot``, or None). ``on_pause(seconds)`` is
+        told of each wait a 429 causes (a gate closed), before it starts; it may raise to give up
+        instead. Threads may share a blocking gate: each decision is taken under the lock, each
+        wait outside it."""
+        decisions = self._decisions(on_pause)
+        answer: Slot | None = None
+        while True:
+            with self._lock:
+                step = advance(decisions, answer)
+            if isinstance(step, Done):
+                return
+            answer = yield step
+
+    def _decisions(
+        self, on_pause: Callable[[float], None] | None
+    ) -> Generator[float | StoreCall, Slot | None]:
         while True:
             now = self._now()
             if self._unpublished and now < self._paused_until:
@@ -148,82 +166,42 @@ class RequestGate:
             if self._now() >= self._paused_until:
                 return
 
-    def _store(self) -> BudgetStore:
-        if self.store is None:  # _steps asks a store only when there is one
-            raise RuntimeError("no budget store")
-        return self.store
-
     async def enter(self, on_pause: Callable[[float], None] | None = None) -> None:
-        """Wait for this request's turn (see ``_steps`` for ``on_pause``)."""
-        steps = self._steps(on_pause)
-        answer: Slot | None = None
-        while (step := next_step(steps, answer)) is not None:
-            answer = None
-            if isinstance(step, float):
-                await asyncio.sleep(step)
-            else:
-                answer = await self._store().acall(step)
+        """Wait for this request's turn on asyncio (see ``steps`` for ``on_pause``)."""
+        await run(self.steps(on_pause), async_io(self.store))
 
     def enter_blocking(
         self, sleep: Callable[[float], None], on_pause: Callable[[float], None] | None = None
     ) -> None:
-        """``enter`` for the blocking client: the same decisions, ``sleep`` to wait. Threads
-        may share a blocking gate: each decision is taken under the lock, each wait outside it."""
-        steps = self._steps(on_pause)
-        answer: Slot | None = None
-        while True:
-            with self._lock:
-                step = next_step(steps, answer)
-            if step is None:
-                return
-            answer = None
-            if isinstance(step, float):
-                sleep(step)
-            else:
-                answer = self._store().call(step)
-
-
-def next_step(
-    steps: Generator[float | StoreCall, Slot | None], answer: Slot | None
-) -> float | StoreCall | None:
-    """The gate's next step given the last store answer; ``None`` when the request may leave."""
-    try:
-        return steps.send(answer)
-    except StopIteration:
-        return None
+        """Wait for this request's turn, blocking: ``sleep`` to wait."""
+        run_blocking(self.steps(on_pause), blocking_io(sleep, self.store))
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RequestGate]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def shared_gate(key: Hashable, rate: float | None, store: BudgetStore | None = None) -> RequestGate:
-    """The gate of ``key`` (an API key's connection and budget) on the running event loop.
-
-    Clients on one loop that use the same key share its gate: a triggerer running a hundred
-    sensors on one connection keeps to that connection's budget in all, not a hundred times it,
-    and a 429 met by one of them pauses them all. ``store`` is used when the gate is new.
-    """
-    gates = _SHARED.setdefault(asyncio.get_running_loop(), {})
-    if key not in gates:
-        gates[key] = RequestGate(rate, store=store)
-    return gates[key]
-
-
 _BLOCKING: dict[Hashable, RequestGate] = {}
-_BLOCKING_LOCK = threading.Lock()
+_SHARED_LOCK = threading.Lock()
 
 
-def shared_blocking_gate(key: Hashable, rate: float | None, store: BudgetStore | None = None) -> RequestGate:
-    """Like ``shared_gate``, for the blocking clients of one process (pokes on a worker)."""
-    with _BLOCKING_LOCK:
-        if key not in _BLOCKING:
-            _BLOCKING[key] = RequestGate(rate, store=store)
-        return _BLOCKING[key]
+def shared_gate(
+    key: Hashable, rate: float | None, store: BudgetStore | None = None, *, blocking: bool = False
+) -> RequestGate:
+    """The gate of ``key`` (an API key's connection and budget, see ``gate_key``): on the
+    running event loop, or with ``blocking`` in this process (pokes on a worker's threads).
+
+    Clients that use the same key share its gate: a triggerer running a hundred sensors on one
+    connection keeps to that connection's budget in all, not a hundred times it, and a 429 met
+    by one of them pauses them all. ``store`` is used when the gate is new.
+    """
+    with _SHARED_LOCK:
+        gates = _BLOCKING if blocking else _SHARED.setdefault(asyncio.get_running_loop(), {})
+        if key not in gates:
+            gates[key] = RequestGate(rate, store=store)
+        return gates[key]
 
 
 def gate_key(base_url: str, api_key: str, rate: float | None, store: Hashable = None) -> Hashable:
     """Who shares a gate: requests to one place, with one key, at one budget (the key hashed),
     through one shared store (its address) or none."""
-    return (base_url, hashlib.sha256(api_key.encode()).hexdigest(), rate, store)
+    return (base_url, key_digest(api_key), rate, store)

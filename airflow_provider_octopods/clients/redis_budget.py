@@ -15,16 +15,16 @@ the hook at task start instead (``OctopodsConfigError``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_octopods.clients.pacing import Publish, Reserve, Slot, StoreCall
-from airflow_provider_octopods.connection.settings import OctopodsSettings
+from airflow_provider_octopods.connection.settings import key_digest
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class RedisAddress:
 
 def budget_keys(api_key: str) -> tuple[str, str]:
     """The Redis keys of one API key's budget (next slot, pause): a hash of the key, never the key."""
-    digest = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+    digest = key_digest(api_key)
     return f"{KEY_PREFIX}{digest}:next", f"{KEY_PREFIX}{digest}:paused"
 
 
@@ -174,6 +174,7 @@ class RedisBudget:
         self._holders = 0
 
     def _script(self, step: StoreCall) -> tuple[str | int | float, ...]:
+        """The arguments of Redis's ``EVAL`` that answer ``step``."""
         if isinstance(step, Reserve):
             return _RESERVE, 2, self._next, self._paused, self.interval
         return _PUBLISH, 1, self._paused, step.seconds
@@ -185,33 +186,40 @@ class RedisBudget:
         kind, seconds = (part.decode() if isinstance(part, bytes) else str(part) for part in raw)
         return Slot(max(0.0, float(seconds)), paused=kind == "pause")
 
-    def call(self, step: StoreCall) -> Slot | None:
-        if not REACHABILITY.usable(self.address):
-            return None
+    @contextmanager
+    def _unless_unreachable(self) -> Iterator[None]:
+        """Redis failing in the block is told (once per outage) and goes no further: the
+        caller answers None, and the request keeps to its own process's gate."""
         try:
-            if self._sync is None:
-                import redis
-
-                self._sync = redis.Redis(**self.address.client_kwargs())
-            raw = self._sync.eval(*self._script(step))
+            yield
         except _UNUSABLE as exc:
             REACHABILITY.failed(self.address, exc, self.conn_id)
-            return None
-        return self._answer(step, raw)
+
+    def call(self, step: StoreCall) -> Slot | None:
+        if REACHABILITY.usable(self.address):
+            with self._unless_unreachable():
+                return self._answer(step, self._blocking_client().eval(*self._script(step)))
+        return None
 
     async def acall(self, step: StoreCall) -> Slot | None:
-        if not REACHABILITY.usable(self.address):
-            return None
-        try:
-            if self._async is None:
-                import redis.asyncio
+        if REACHABILITY.usable(self.address):
+            with self._unless_unreachable():
+                return self._answer(step, await self._async_client().eval(*self._script(step)))
+        return None
 
-                self._async = redis.asyncio.Redis(**self.address.client_kwargs())
-            raw = await self._async.eval(*self._script(step))
-        except _UNUSABLE as exc:
-            REACHABILITY.failed(self.address, exc, self.conn_id)
-            return None
-        return self._answer(step, raw)
+    def _blocking_client(self) -> Any:
+        if self._sync is None:
+            import redis
+
+            self._sync = redis.Redis(**self.address.client_kwargs())
+        return self._sync
+
+    def _async_client(self) -> Any:
+        if self._async is None:
+            import redis.asyncio
+
+            self._async = redis.asyncio.Redis(**self.address.client_kwargs())
+        return self._async
 
     def hold(self) -> None:
         self._holders += 1
@@ -221,10 +229,3 @@ class RedisBudget:
         if self._holders <= 0 and self._async is not None:
             client, self._async = self._async, None
             await client.aclose()
-
-
-def store_at(address: RedisAddress | None, settings: OctopodsSettings) -> RedisBudget | None:
-    """The shared budget of ``settings``' key and connection budget at ``address``, if any."""
-    if address is None:
-        return None
-    return RedisBudget(address, settings.api_key, settings.requests_per_second, settings.conn_id)

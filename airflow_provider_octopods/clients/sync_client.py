@@ -10,12 +10,12 @@ import requests
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from airflow_provider_octopods.clients.deadline import DeadlineAdapter, deadline
-from airflow_provider_octopods.clients.pacing import RequestGate, gate_key, shared_blocking_gate
-from airflow_provider_octopods.clients.redis_budget import RedisAddress, store_at
+from airflow_provider_octopods.clients.pacing import RequestGate
+from airflow_provider_octopods.clients.query import Failure, Reply, connection_gate, status_steps
+from airflow_provider_octopods.clients.redis_budget import RedisAddress
+from airflow_provider_octopods.clients.steps import blocking_io, run_blocking
 from airflow_provider_octopods.connection.settings import OctopodsSettings
-from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.protocol import answers, failures, probe, refs
-from airflow_provider_octopods.protocol.call import StatusCall, Wait
 from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
 
@@ -49,7 +49,8 @@ def _detail(exc: requests.RequestException) -> str:
 class OctopodsClient:
     """Status queries over one keep-alive ``requests.Session``, paced by the rules of the async
     client (``RequestGate``): the connection's budget, shared by the clients of one process
-    that use the same key (every process's, with ``budget_store``), and a 429 pauses them all."""
+    that use the same key (every process's, with ``budget_store``), and a 429 pauses them all.
+    The query's logic is ``query.status_steps``; this client only sends and sleeps."""
 
     def __init__(
         self,
@@ -60,11 +61,11 @@ class OctopodsClient:
         budget_store: RedisAddress | None = None,
     ) -> None:
         self.settings = settings
-        self._sleep = sleep
-        rate = settings.requests_per_second
-        key = gate_key(settings.base_url, settings.api_key, rate, budget_store)
-        self.gate = gate or shared_blocking_gate(key, rate, store_at(budget_store, settings))
+        self.gate = gate or connection_gate(
+            settings, settings.requests_per_second, budget_store, blocking=True
+        )
         self.tally = Tally(settings.conn_id)
+        self._sleep = sleep
         self._session = requests.Session()
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, DeadlineAdapter())
@@ -109,41 +110,24 @@ class OctopodsClient:
                     break
             return response.status_code, response.headers, bytes(body)
 
-    def _run(self, call: StatusCall) -> MessageStatus:
-        tally = self.tally
+    def _fetch(self, request: refs.Request) -> Reply:
         try:
-            while True:
-                # Time held at the gate by a 429, this call's or another's, counts against its limit.
-                entered = time.monotonic()
-                self.gate.enter_blocking(self._sleep, call.waiting_for_rate_limit)
-                tally.budget_wait += time.monotonic() - entered
-                tally.request()
-                try:
-                    step: MessageStatus | Wait = call.receive(*self._send(call.request))
-                except requests.RequestException as exc:
-                    step = call.fail(_failure_kind(exc), _detail(exc))
-                if isinstance(step, MessageStatus):
-                    tally.statuses += 1
-                    return step
-                tally.retrying(step.cause)
-                if step.rate_limited:
-                    self.gate.pause(step.seconds)  # the gate holds this request and every other one
-                else:
-                    self._sleep(step.seconds)
-        except OctopodsError as exc:
-            tally.failed(exc)
-            raise
+            return self._send(request)
+        except requests.RequestException as exc:
+            return Failure(_failure_kind(exc), _detail(exc))
 
     def get_message_status(self, message: object, deadline: float | None = None) -> MessageStatus:
         """The current status of one message: an id, digits, or its ``message_status_url``;
         ``deadline`` (Unix time): no 429 wait that would end later is started."""
-        return self._run(self.settings.status_call(message, deadline))
+        call = self.settings.status_call(message, deadline)
+        return run_blocking(
+            status_steps(call, self.gate, self.tally), blocking_io(self._sleep, self.gate.store, self._fetch)
+        )
 
     def probe(self) -> tuple[bool, str]:
         """One request to the status path with no id; see ``probe.probe_outcome``."""
-        try:
-            answer = self._send(self.settings.probe_request())
-        except requests.RequestException as exc:
-            error = failures.transport_error(_failure_kind(exc), _detail(exc), None, self.settings.api_key)
+        reply = self._fetch(self.settings.probe_request())
+        if isinstance(reply, Failure):
+            error = failures.transport_error(reply.kind, reply.detail, None, self.settings.api_key)
             return False, f"{error} ({self.settings.route()})"
-        return probe.probe_outcome(*answer, conn_id=self.settings.conn_id, secret=self.settings.api_key)
+        return probe.probe_outcome(*reply, conn_id=self.settings.conn_id, secret=self.settings.api_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,13 @@ from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.protocol import refs
 from airflow_provider_octopods.protocol.call import RetryPolicy, StatusCall
 from airflow_provider_octopods.protocol.refs import Request
+
+
+def key_digest(api_key: str) -> str:
+    """What stands for an API key wherever things are keyed by it (the gates of one process, the
+    budget shared in Redis): a hash, never the key. Redis key names are made of it, and every
+    process of a deployment must name the same keys: change it and the budget splits in two."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ class OctopodsHook(BaseHook):
 
     async def aiter_message_statuses(
         self,
-        messages: Iterable[object],
+        messages: Iterable[int | str],
         *,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         requests_per_second: float | None = None,

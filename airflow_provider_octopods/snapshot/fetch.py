@@ -101,7 +101,7 @@ async def fetch_into(
             buffer.add_status(result.status, fetched_at)
         else:
             assert result.error is not None
-            buffer.add_error(int(result.message), result.error, fetched_at)  # type: ignore[call-overload]
+            buffer.add_error(int(result.message), result.error, fetched_at)
         done += 1
         if sink.due(len(buffer)):
             sink.write(buffer.take())

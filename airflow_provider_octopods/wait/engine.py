@@ -171,7 +171,7 @@ class PollingEngine:
         # aclosing: leaving early cancels the client's workers now, not when collected.
         async with aclosing(client.iter_message_statuses(due, self.watch.deadline)) as results:
             async for result in results:
-                self._take(int(result.message), result.status, result.error)  # type: ignore[call-overload]
+                self._take(int(result.message), result.status, result.error)
                 if self._round_over(client.tally):
                     break
         return self._round_done(due, client.tally)
