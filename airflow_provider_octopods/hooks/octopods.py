@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-from collections.abc import AsyncIterator, Iterable
-from contextlib import aclosing, asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.sdk import BaseHook
@@ -20,6 +21,7 @@ from airflow_provider_octopods.clients.async_client import (
     StatusResult,
 )
 from airflow_provider_octopods.clients.redis_budget import RedisAddress
+from airflow_provider_octopods.clients.steps import Done, advance
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.connection.fields import CONN_TYPE
 from airflow_provider_octopods.connection.proxy import proxy_password
@@ -28,7 +30,37 @@ from airflow_provider_octopods.errors import OctopodsConfigError
 from airflow_provider_octopods.status import MessageStatus
 
 log = logging.getLogger(__name__)
-_UNREAD = object()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A step of the hook's reading: the connection ``conn_id``, answered with it and its extras;
+    ``missing``: raised instead of Airflow's error when there is no such connection."""
+
+    conn_id: str
+    missing: OctopodsConfigError | None = None
+
+    @contextmanager
+    def found(self) -> Iterator[None]:
+        try:
+            yield
+        except AirflowNotFoundException:
+            if self.missing is None:
+                raise
+            raise self.missing from None
+
+
+@dataclass(frozen=True)
+class _Mask:
+    """A step of the hook's reading: mask ``secret`` in every log."""
+
+    secret: str
+
+
+# The hook's reading of its connections as steps (the way the clients' logic is written, see
+# ``clients/steps.py``), carried out by ``_blocking`` or ``_on_loop``.
+_Reading = Generator[_Read | _Mask, Any, T]
 
 
 class OctopodsHook(BaseHook):
@@ -48,40 +80,80 @@ class OctopodsHook(BaseHook):
         self.octopods_conn_id = octopods_conn_id
         self._settings: OctopodsSettings | None = None
         self._client: OctopodsClient | None = None
-        self._budget_store: RedisAddress | object | None = _UNREAD
-
-    def _settings_from(
-        self, host: str | None, password: str | None, extra: dict[str, Any]
-    ) -> OctopodsSettings:
-        # Airflow masks the password in a task, but not in a script or a test: do it ourselves,
-        # as the key will be sent (stripped), and before it is checked.
-        if password and password.strip():
-            mask_secret(password.strip())
-        settings = OctopodsSettings.from_connection_fields(self.octopods_conn_id, host, password, extra)
-        if secret := proxy_password(settings.route_proxy):
-            mask_secret(secret)
-        return settings
+        self._budget_store: RedisAddress | None = None
+        self._budget_store_read = False
 
     def get_settings(self) -> OctopodsSettings:
-        if self._settings is None:
-            conn = self.get_connection(self.octopods_conn_id)
-            self._settings = self._settings_from(conn.host, conn.password, conn.extra_dejson)
-        return self._settings
+        return self._blocking(self._reading_settings())
 
     async def aget_settings(self) -> OctopodsSettings:
         """Like ``get_settings``, safe inside the triggerer's event loop on every supported Airflow."""
+        return await self._on_loop(self._reading_settings())
+
+    def get_budget_store(self) -> RedisAddress | None:
+        """Where the rate budget shared across processes lives (``rate_limit_redis_conn_id``), if
+        set; ``OctopodsConfigError`` when it is set but cannot be used (no such connection, no
+        ``redis`` package). Redis being down is not an error: see ``redis_budget``."""
+        return self._blocking(self._reading_budget_store())
+
+    async def aget_budget_store(self) -> RedisAddress | None:
+        """Like ``get_budget_store``, inside an event loop."""
+        return await self._on_loop(self._reading_budget_store())
+
+    def _reading_settings(self) -> _Reading[OctopodsSettings]:
         if self._settings is None:
-            conn = await get_async_connection(self.octopods_conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
-            # mask_secret may tell the supervisor synchronously: keep it off the event loop.
-            self._settings = await asyncio.to_thread(self._settings_from, conn.host, conn.password, extra)
+            conn, extra = yield _Read(self.octopods_conn_id)
+            # Airflow masks the password in a task, but not in a script or a test: do it
+            # ourselves, as the key will be sent (stripped), and before it is checked.
+            if conn.password and conn.password.strip():
+                yield _Mask(conn.password.strip())
+            settings = OctopodsSettings.from_connection_fields(
+                self.octopods_conn_id, conn.host, conn.password, extra
+            )
+            if secret := proxy_password(settings.route_proxy):
+                yield _Mask(secret)
+            self._settings = settings
         return self._settings
 
-    @staticmethod
-    def _budget_store_from(conn: Any, extra: dict[str, Any]) -> RedisAddress:
-        if conn.password:
-            mask_secret(conn.password)
-        return RedisAddress.from_connection(conn.host, conn.port, conn.login, conn.password, extra)
+    def _reading_budget_store(self) -> _Reading[RedisAddress | None]:
+        settings = yield from self._reading_settings()
+        if not self._budget_store_read:
+            redis_conn_id = self._shared_budget_id(settings)
+            if redis_conn_id is not None:
+                missing = self._unusable_budget(redis_conn_id, "names no connection")
+                conn, extra = yield _Read(redis_conn_id, missing)
+                if conn.password:
+                    yield _Mask(conn.password)
+                self._budget_store = RedisAddress.from_connection(
+                    conn.host, conn.port, conn.login, conn.password, extra
+                )
+            self._budget_store_read = True
+        return self._budget_store
+
+    def _blocking(self, reading: _Reading[T]) -> T:
+        answer = None
+        while not isinstance(step := advance(reading, answer), Done):
+            answer = None
+            if isinstance(step, _Mask):
+                mask_secret(step.secret)
+            else:
+                with step.found():
+                    conn = self.get_connection(step.conn_id)
+                answer = conn, conn.extra_dejson
+        return step.value
+
+    async def _on_loop(self, reading: _Reading[T]) -> T:
+        answer = None
+        while not isinstance(step := advance(reading, answer), Done):
+            answer = None
+            if isinstance(step, _Mask):
+                # mask_secret may tell the supervisor synchronously: keep it off the event loop.
+                await asyncio.to_thread(mask_secret, step.secret)
+            else:
+                with step.found():
+                    conn = await get_async_connection(step.conn_id, hook=self)
+                answer = conn, await get_async_extra_dejson(conn)
+        return step.value
 
     def _unusable_budget(self, redis_conn_id: str, why: str) -> OctopodsConfigError:
         return OctopodsConfigError(
@@ -100,37 +172,6 @@ class OctopodsHook(BaseHook):
                 "'airflow-provider-octopods[redis]' wherever tasks and triggers run",
             )
         return redis_conn_id
-
-    def get_budget_store(self) -> RedisAddress | None:
-        """Where the rate budget shared across processes lives (``rate_limit_redis_conn_id``), if
-        set; ``OctopodsConfigError`` when it is set but cannot be used (no such connection, no
-        ``redis`` package). Redis being down is not an error: see ``redis_budget``."""
-        if self._budget_store is _UNREAD:
-            redis_conn_id = self._shared_budget_id(self.get_settings())
-            self._budget_store = None
-            if redis_conn_id is not None:
-                try:
-                    conn = self.get_connection(redis_conn_id)
-                except AirflowNotFoundException:
-                    raise self._unusable_budget(redis_conn_id, "names no connection") from None
-                self._budget_store = self._budget_store_from(conn, conn.extra_dejson)
-        return self._budget_store  # type: ignore[return-value]
-
-    async def aget_budget_store(self) -> RedisAddress | None:
-        """Like ``get_budget_store``, inside an event loop."""
-        if self._budget_store is _UNREAD:
-            redis_conn_id = self._shared_budget_id(await self.aget_settings())
-            store = None
-            if redis_conn_id is not None:
-                try:
-                    conn = await get_async_connection(redis_conn_id, hook=self)
-                except AirflowNotFoundException:
-                    raise self._unusable_budget(redis_conn_id, "names no connection") from None
-                extra = await get_async_extra_dejson(conn)
-                # mask_secret may tell the supervisor synchronously: keep it off the event loop.
-                store = await asyncio.to_thread(self._budget_store_from, conn, extra)
-            self._budget_store = store
-        return self._budget_store  # type: ignore[return-value]
 
     def get_conn(self) -> OctopodsClient:
         """The blocking client, kept for the hook's life (one keep-alive session)."""
