@@ -43,12 +43,12 @@ def test_retries_are_bounded_and_back_off_exponentially() -> None:
 
 def test_transport_failures_retry_but_tls_does_not() -> None:
     call = _call(RetryPolicy(max_retries=1))
-    assert isinstance(call.fail(failures.DROPPED, "reset"), Wait)
+    assert isinstance(call.fail(failures.NoAnswer.DROPPED, "reset"), Wait)
     with pytest.raises(OctopodsConnectionError) as info:
-        call.fail(failures.TIMEOUT, "slow")
-    assert info.value.kind == failures.TIMEOUT
+        call.fail(failures.NoAnswer.TIMEOUT, "slow")
+    assert info.value.kind == failures.NoAnswer.TIMEOUT
     with pytest.raises(OctopodsTLSError):
-        _call().fail(failures.TLS, "certificate verify failed")
+        _call().fail(failures.NoAnswer.TLS, "certificate verify failed")
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
@@ -61,7 +61,7 @@ def test_a_wait_carries_what_the_try_met_for_the_driver_to_report() -> None:
     call = _call(RetryPolicy(max_retries=2))
     busy = call.receive(503, {}, b"busy", now=NOW)
     assert isinstance(busy, Wait) and isinstance(busy.cause, OctopodsServerError)
-    refused = call.fail(failures.UNREACHABLE, "[Errno 111] Connection refused")
+    refused = call.fail(failures.NoAnswer.UNREACHABLE, "[Errno 111] Connection refused")
     assert isinstance(refused.cause, OctopodsConnectionError)
     assert f"({BASE})" in str(refused.cause)  # where it went, in the connection's own terms
     limited = _call().receive(429, {}, json.dumps({"retry_at": NOW + 1}).encode(), now=NOW)

@@ -57,6 +57,8 @@ def test_401_says_the_key_was_refused_whatever_the_reason() -> None:
 
 def test_tls_to_a_plain_http_server_says_so() -> None:
     for detail in ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "[SSL] record layer failure"):
-        error = failures.transport_error(failures.TLS, detail, 7)
+        error = failures.transport_error(failures.NoAnswer.TLS, detail, 7)
         assert "plain HTTP" in str(error) and "https://" in str(error)
-    assert "plain HTTP" not in str(failures.transport_error(failures.TLS, "certificate verify failed", 7))
+    assert "plain HTTP" not in str(
+        failures.transport_error(failures.NoAnswer.TLS, "certificate verify failed", 7)
+    )

@@ -152,7 +152,14 @@ def test_any_answers_end_in_a_status_a_wait_or_a_typed_error(
 
 @PROPERTY_SETTINGS
 @given(
-    kind=st.sampled_from([failures.TIMEOUT, failures.UNREACHABLE, failures.DROPPED, failures.TLS]),
+    kind=st.sampled_from(
+        [
+            failures.NoAnswer.TIMEOUT,
+            failures.NoAnswer.UNREACHABLE,
+            failures.NoAnswer.DROPPED,
+            failures.NoAnswer.TLS,
+        ]
+    ),
     detail=odd_text,
     times=st.integers(1, 6),
 )

@@ -15,7 +15,7 @@ from tests.protocol_cases import NOW, SECRET, _body, _raised, _secret_call
 
 def test_a_long_text_is_cut_after_a_whole_word() -> None:
     text = "word " * 100
-    error = failures.transport_error(failures.DROPPED, text, 7)
+    error = failures.transport_error(failures.NoAnswer.DROPPED, text, 7)
     assert error.summary.endswith(" word...")
 
 
@@ -39,7 +39,7 @@ def test_the_api_key_echoed_by_the_server_is_redacted_everywhere_it_is_kept() ->
     assert isinstance(status, MessageStatus)
     texts += [repr(status), json.dumps(status.to_dict()), json.dumps(dict(status.raw))]
     with pytest.raises(OctopodsConnectionError) as info:
-        _secret_call().fail(failures.DROPPED, f"Invalid header value b'{SECRET}\\n'")
+        _secret_call().fail(failures.NoAnswer.DROPPED, f"Invalid header value b'{SECRET}\\n'")
     texts.append(str(info.value))
     everything = "\n".join(texts)
     assert text.REDACTED in everything

@@ -32,15 +32,15 @@ DEFAULT_MAX_CONCURRENCY = 50
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_~-]*")
 
 
-def _failure_kind(exc: BaseException) -> str:
+def _failure_kind(exc: BaseException) -> failures.NoAnswer:
     # Order matters: the TLS errors are connector errors too, and timeouts are OSErrors.
     if isinstance(exc, aiohttp.ClientSSLError):
-        return failures.TLS
+        return failures.NoAnswer.TLS
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return failures.TIMEOUT
+        return failures.NoAnswer.TIMEOUT
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return failures.UNREACHABLE
-    return failures.DROPPED
+        return failures.NoAnswer.UNREACHABLE
+    return failures.NoAnswer.DROPPED
 
 
 async def _answer(response: aiohttp.ClientResponse) -> tuple[int, Mapping[str, str], bytes]:

@@ -13,6 +13,7 @@ from airflow_provider_octopods.clients.redis_budget import RedisAddress, RedisBu
 from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.errors import OctopodsError
 from airflow_provider_octopods.protocol.call import StatusCall
+from airflow_provider_octopods.protocol.failures import NoAnswer
 from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class Failure:
     """A request that got no answer: its kind (``protocol.failures``) and what went wrong."""
 
-    kind: str
+    kind: NoAnswer
     detail: str
 
 

@@ -20,16 +20,16 @@ from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.status import MessageStatus
 
 
-def _failure_kind(exc: requests.RequestException) -> str:
+def _failure_kind(exc: requests.RequestException) -> failures.NoAnswer:
     if isinstance(exc, requests.exceptions.SSLError):
-        return failures.TLS
+        return failures.NoAnswer.TLS
     # requests reports a read timeout in the body as a ConnectionError: look at the cause too.
     if isinstance(exc, requests.Timeout) or isinstance(exc.__context__, ReadTimeoutError):
-        return failures.TIMEOUT
+        return failures.NoAnswer.TIMEOUT
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError):
-        return failures.UNREACHABLE
-    return failures.DROPPED
+        return failures.NoAnswer.UNREACHABLE
+    return failures.NoAnswer.DROPPED
 
 
 def _detail(exc: requests.RequestException) -> str:

@@ -16,7 +16,7 @@ from airflow_provider_octopods.errors import (
     OctopodsResponseError,
 )
 from airflow_provider_octopods.protocol.answers import MAX_BODY_BYTES, Answer, oversized, status_of
-from airflow_provider_octopods.protocol.failures import error_of, transport_error
+from airflow_provider_octopods.protocol.failures import NoAnswer, error_of, transport_error
 from airflow_provider_octopods.protocol.rate_limit import MAX_RATE_LIMIT_HINT, RATE_LIMIT_MARGIN
 from airflow_provider_octopods.protocol.refs import AUTH_HEADER, Request, origin_of
 from airflow_provider_octopods.status import MessageStatus
@@ -94,7 +94,7 @@ class StatusCall:
                 return self._retry(exc, now)
         return self._retry(error_of(http_status, headers, answer, self.message_id, self.conn_id, now), now)
 
-    def fail(self, kind: str, detail: str) -> Wait:
+    def fail(self, kind: NoAnswer, detail: str) -> Wait:
         """Decide on a request that got no answer: wait and retry, or raise."""
         where = origin_of(self.request.url)
         error = transport_error(kind, detail, self.message_id, self._secret, where=where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from airflow_provider_octopods.errors import (
@@ -23,11 +24,14 @@ from airflow_provider_octopods.protocol.text import clean, shorten
 ERROR_CODE_KEY_REVOKED = 6
 
 
-# Transport failure kinds the drivers report to ``StatusCall.fail``.
-TIMEOUT = "timeout"
-UNREACHABLE = "unreachable"
-DROPPED = "dropped"
-TLS = "tls"
+class NoAnswer(StrEnum):
+    """Why a request got no answer, as the drivers report it to ``StatusCall.fail``; the value is
+    ``OctopodsConnectionError.kind``."""
+
+    TIMEOUT = "timeout"  # no answer within the connection's timeout
+    UNREACHABLE = "unreachable"  # no connection could be opened
+    DROPPED = "dropped"  # the connection closed before a whole answer came
+    TLS = "tls"  # the host's certificate was refused
 
 
 def error_for(
@@ -96,24 +100,29 @@ _PLAIN_HTTP_PEER = re.compile(
     r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.IGNORECASE
 )
 _TRANSPORT_SUMMARIES = {
-    TIMEOUT: "Octopods did not answer in time",
-    UNREACHABLE: "Octopods could not be reached",
-    DROPPED: "the connection to Octopods dropped before a whole answer came",
-    TLS: "the TLS certificate of the Octopods host was not accepted",
+    NoAnswer.TIMEOUT: "Octopods did not answer in time",
+    NoAnswer.UNREACHABLE: "Octopods could not be reached",
+    NoAnswer.DROPPED: "the connection to Octopods dropped before a whole answer came",
+    NoAnswer.TLS: "the TLS certificate of the Octopods host was not accepted",
 }
 
 
 def transport_error(
-    kind: str, detail: str, message_id: int | None, secret: str | None = None, *, where: str | None = None
+    kind: NoAnswer,
+    detail: str,
+    message_id: int | None,
+    secret: str | None = None,
+    *,
+    where: str | None = None,
 ) -> OctopodsConnectionError:
     """The typed error of a request that got no answer; ``where`` is the origin it went to."""
     summary = _TRANSPORT_SUMMARIES[kind]
-    if kind == TLS and _PLAIN_HTTP_PEER.search(detail):
+    if kind is NoAnswer.TLS and _PLAIN_HTTP_PEER.search(detail):
         summary = (
             "the host answered in plain HTTP where TLS was expected: does the base URL say "
             "https:// for a server that speaks http://?"
         )
     if where:
         summary = f"{summary} ({where})"
-    cls = OctopodsTLSError if kind == TLS else OctopodsConnectionError
+    cls = OctopodsTLSError if kind is NoAnswer.TLS else OctopodsConnectionError
     return cls(f"{summary}: {shorten(clean(detail, secret))}", kind=kind, message_id=message_id)
