@@ -219,28 +219,6 @@ def test_after_polls_moves_a_message_once_polled_that_often(emulator: Emulator) 
         assert [c.get_message_status(message).status for _ in range(3)] == ["sent", "sent", "delivered"]
 
 
-def test_blocking_gate_spaces_requests_from_several_threads() -> None:
-    """The blocking gate keeps to its rate when threads share it, as the async one does."""
-    import threading
-    import time
-
-    gate, left = RequestGate(50.0), []
-
-    def requests() -> None:
-        for _ in range(10):
-            gate.enter_blocking(time.sleep)
-            left.append(time.monotonic())
-
-    threads = [threading.Thread(target=requests) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    left.sort()
-    assert len(left) == 40
-    assert (left[-1] - left[0]) >= 39 / 50 * 0.95
-
-
 def test_an_unreachable_host_is_told_in_the_sockets_own_words() -> None:
     from airflow_provider_octopods.connection.settings import OctopodsSettings
 

@@ -16,7 +16,6 @@ import redis
 
 from airflow_provider_octopods.clients import redis_budget
 from airflow_provider_octopods.clients.async_client import AsyncOctopodsClient
-from airflow_provider_octopods.clients.pacing import Publish, RequestGate, Reserve, Slot, StoreCall
 from airflow_provider_octopods.clients.redis_budget import RedisAddress, budget_keys
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.emulator import Emulator
@@ -201,88 +200,3 @@ def test_a_shared_budget_without_the_redis_package_is_refused(
     with pytest.raises(OctopodsConfigError, match=r"pip install 'airflow-provider-octopods\[redis\]'"):
         OctopodsHook().get_budget_store()
     assert not OctopodsHook().test_connection()[0]
-
-
-# The gate's decisions with a store, on a virtual clock: what it asks the store and when.
-
-
-class ScriptedStore:
-    """Answers ``Reserve`` from a list, records every call; the store's I/O is tested above."""
-
-    def __init__(self, *answers: Slot | None) -> None:
-        self.answers = list(answers)
-        self.calls: list[StoreCall] = []
-
-    def call(self, step: StoreCall) -> Slot | None:
-        self.calls.append(step)
-        return self.answers.pop(0) if isinstance(step, Reserve) else None
-
-    async def acall(self, step: StoreCall) -> Slot | None:
-        return self.call(step)
-
-    def hold(self) -> None: ...
-
-    async def arelease(self) -> None: ...
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_a_pause_another_process_met_closes_this_gate_too() -> None:
-    clock, paused = VirtualClock(), list[float]()
-    store = ScriptedStore(Slot(2.0, paused=True), Slot(0.0))
-    gate = RequestGate(None, now=lambda: clock.now, store=store)
-    gate.enter_blocking(clock.sleep, paused.append)
-    assert paused == [2.0]  # told as a wait a 429 caused, so it counts against max_rate_limit_wait
-    assert clock.slept == [2.0]
-    assert store.calls == [Reserve(), Reserve()]  # asked again once the pause was over
-    assert gate.share(clock.now) < 1.0  # and it reopens gently, as after its own 429
-
-
-def test_the_tail_of_a_pause_already_kept_is_waited_for_not_asked_about_again() -> None:
-    """The store's clock ends the pause a little after this gate's: the request waits out that
-    tail (without halving the rate again) instead of leaving inside the pause."""
-    clock, paused = VirtualClock(), list[float]()
-    store = ScriptedStore(Slot(2.0, paused=True), Slot(0.03, paused=True), Slot(0.0))
-    gate = RequestGate(None, now=lambda: clock.now, store=store)
-    gate.enter_blocking(clock.sleep, paused.append)
-    assert clock.slept == [2.0, pytest.approx(0.03)]
-    assert store.calls == [Reserve()] * 3
-    assert gate.share(2.0) == pytest.approx(0.5)  # halved once, for the one pause
-
-
-def test_a_429_met_here_is_published_before_the_next_request_leaves() -> None:
-    clock = VirtualClock()
-    store = ScriptedStore(Slot(0.0))
-    gate = RequestGate(None, now=lambda: clock.now, store=store)
-    gate.pause(1.5)
-    gate.enter_blocking(clock.sleep)
-    assert store.calls == [Publish(1.5), Reserve()]
-    assert clock.slept == [1.5]
-
-
-def test_a_slot_of_the_shared_budget_is_waited_for_after_this_process_own_slot() -> None:
-    clock = VirtualClock()
-    store = ScriptedStore(Slot(0.0), Slot(0.3))
-    gate = RequestGate(10.0, now=lambda: clock.now, store=store)
-    gate.enter_blocking(clock.sleep)
-    gate.enter_blocking(clock.sleep)
-    # The second request: 0.1 s for this process's own rate, then 0.3 s for the key's budget.
-    assert clock.slept == [pytest.approx(0.1), 0.3]
-
-
-def test_an_unusable_store_leaves_the_gate_to_pace_alone() -> None:
-    clock = VirtualClock()
-    store = ScriptedStore(None, None, None)
-    gate = RequestGate(10.0, now=lambda: clock.now, store=store)
-    for _ in range(3):
-        gate.enter_blocking(clock.sleep)
-    assert clock.slept == [pytest.approx(0.1), pytest.approx(0.1)]
-    assert store.calls == [Reserve()] * 3
