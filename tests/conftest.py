@@ -42,6 +42,7 @@ from airflow_provider_octopods.emulator import Emulator  # noqa: E402
 # The emulator's fixture is opt-in; this suite opts in the way users do.
 pytest_plugins = ["airflow_provider_octopods.emulator.pytest_plugin"]
 from airflow_provider_octopods.connection.settings import OctopodsSettings  # noqa: E402
+from airflow_provider_octopods.parquet import staging  # noqa: E402
 
 
 def settings_for(emulator: Emulator, *, api_key: str | None = None, **extra: Any) -> OctopodsSettings:
@@ -76,3 +77,11 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, ai
     monkeypatch.setenv("OCTOPODS_TEST_SNAPSHOT_ROOT", f"file://{tmp_path}")
     monkeypatch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=1))
     return tmp_path
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def staging_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a part is staged: an unnamed file (Linux), a named temporary file elsewhere."""
+    if request.param == "named":
+        monkeypatch.setattr(staging, "_open_unnamed", lambda folder: None)
+    return str(request.param)

@@ -1,15 +1,13 @@
-"""What the Parquet tests share: a batch of status rows and an error row, and both ways a
-part is staged."""
+"""What the Parquet tests share: a batch of status rows and an error row (the fixture of both
+ways a part is staged, ``staging_mode``, is in conftest)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pytest
 
 from airflow_provider_octopods.errors import OctopodsServerError
-from airflow_provider_octopods.parquet import staging
 from airflow_provider_octopods.parquet.schema import RowBuffer
 from airflow_provider_octopods.status import MessageStatus
 
@@ -21,11 +19,3 @@ def _rows(count: int, unit: str = "us") -> pa.RecordBatch:
         buffer.add_status(MessageStatus(message_id=i + 1, status="delivered", sent_at=at), at)
     buffer.add_error(count + 1, OctopodsServerError("down", http_status=503), at)
     return buffer.take()
-
-
-@pytest.fixture(params=["unnamed", "named"])
-def staging_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways a part is staged: an unnamed file (Linux), a named temporary file elsewhere."""
-    if request.param == "named":
-        monkeypatch.setattr(staging, "_open_unnamed", lambda folder: None)
-    return str(request.param)

@@ -15,10 +15,10 @@ import pytest
 
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
-from tests.parquet_cases import _rows, staging_mode  # noqa: F401 (a fixture, found by name)
+from tests.parquet_cases import _rows
 
 
-def test_a_part_is_invisible_until_whole(tmp_path: Path, staging_mode: str) -> None:  # noqa: F811
+def test_a_part_is_invisible_until_whole(tmp_path: Path, staging_mode: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
@@ -34,7 +34,7 @@ def test_a_part_is_invisible_until_whole(tmp_path: Path, staging_mode: str) -> N
     assert pq.read_table(tmp_path / "part-00000.parquet").num_rows == 30
 
 
-def test_writer_publishes_nothing_on_failure(tmp_path: Path, staging_mode: str) -> None:  # noqa: F811
+def test_writer_publishes_nothing_on_failure(tmp_path: Path, staging_mode: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
@@ -75,7 +75,7 @@ def memory_bucket() -> Iterator[None]:
 @pytest.mark.usefixtures("memory_bucket")
 def test_writer_publishes_to_an_object_store_in_one_put(
     monkeypatch: pytest.MonkeyPatch,
-    staging_mode: str,  # noqa: F811
+    staging_mode: str,
 ) -> None:
     fs = fsspec.filesystem("memory")
     puts: list[str] = []

@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
-from tests.parquet_cases import _rows, staging_mode  # noqa: F401 (a fixture, found by name)
+from tests.parquet_cases import _rows
 
 
-def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path, staging_mode: str) -> None:  # noqa: F811
+def test_writer_writes_row_groups_of_the_set_size(tmp_path: Path, staging_mode: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     target = ObjectStoragePath(f"file://{tmp_path}/part-00000.parquet")
