@@ -4,6 +4,7 @@ whole, nothing published on failure, and one put of the whole file to an object 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 
+from airflow_provider_octopods.parquet import staging
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
 from tests.parquet_cases import _rows
@@ -91,3 +93,13 @@ def test_writer_publishes_to_an_object_store_in_one_put(
         writer.write(_rows(5))
     assert puts == ["/bucket/statuses/part-00000.parquet"]
     assert pq.read_table(io.BytesIO(fs.cat_file(target.path))).num_rows == 6
+
+
+def test_a_staged_name_is_recognised_as_the_file_it_becomes() -> None:
+    """Leftovers of killed tries are found by this pattern: it must read what temp_name writes."""
+    pattern = re.compile(staging.staged_pattern(r"part-(?P<index>\d{5})\.parquet"))
+    staged = pattern.fullmatch(staging.temp_name("part-00003.parquet"))
+    assert staged is not None and staged["temp"] and staged["index"] == "00003"
+    published = pattern.fullmatch("part-00003.parquet")
+    assert published is not None and not published["temp"]
+    assert pattern.fullmatch("part-00003.parquet.tmp-0a1b") is None  # no leading dot: not ours

@@ -24,8 +24,14 @@ from typing import Any, Protocol
 
 
 def temp_name(name: str) -> str:
-    """The name ``name`` has while it is written, where it must have one ."""
+    """The name ``name`` has while it is written, where it must have one."""
     return f".{name}.tmp-{uuid.uuid4().hex}"
+
+
+def staged_pattern(published: str) -> str:
+    """A regex of a file name: ``published`` (a regex of the published name), or the name
+    ``temp_name`` gives it while it is written (then the group ``temp`` matched)."""
+    return rf"(?P<temp>\.)?{published}(?(temp)\.tmp-[0-9a-f]+|)"
 
 
 class Target(Protocol):

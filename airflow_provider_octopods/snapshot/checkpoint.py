@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.parquet.staging import Target, is_local
+from airflow_provider_octopods.parquet.staging import Target, is_local, staged_pattern
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
 
 DEFAULT_CHECKPOINT_ROWS = 2_000
@@ -48,9 +48,7 @@ PROGRESS_SUFFIX = ".octopods-progress"
 PIECE_COMPRESSION = "lz4"
 # The piece's sequence, the try that wrote it, its number in that try; a killed try on a
 # filesystem without unnamed files may also leave ``.piece-....parquet.tmp-<hex>`` (``staging``).
-_PIECE = re.compile(
-    r"(?P<temp>\.)?piece-(?P<sequence>[0-9a-f]{16})-\d{3,}-\d{6}\.parquet(?(temp)\.tmp-[0-9a-f]+|)"
-)
+_PIECE = re.compile(staged_pattern(r"piece-(?P<sequence>[0-9a-f]{16})-\d{3,}-\d{6}\.parquet"))
 _MAX_NAME = 200  # below the 255 bytes most filesystems and object stores allow per name
 
 

@@ -24,7 +24,9 @@ import posixpath
 import re
 from typing import Any
 
-_OWNED = re.compile(r"(?P<temp>\.)?part-(?P<index>\d{5})\.parquet(?(temp)\.tmp-[0-9a-f]+|)")
+from airflow_provider_octopods.parquet.staging import staged_pattern
+
+_OWNED = re.compile(staged_pattern(r"part-(?P<index>\d{5})\.parquet"))
 
 
 def part_name(map_index: int) -> str:
