@@ -1,6 +1,5 @@
-"""What an instance of a snapshot task may remove from its partition, and what the root's
-schema check refuses: on a local filesystem and on an object store (fsspec's memory store;
-the operator end to end through ObjectStoragePath)."""
+"""What an instance of a snapshot task may remove from its partition: on a local filesystem and
+on an object store (fsspec's memory store; the operator end to end through ObjectStoragePath)."""
 
 from __future__ import annotations
 
@@ -13,24 +12,17 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_octopods.emulator import Emulator
-from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.snapshot import partition
-from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
+from tests.folder_cases import _put, filesystem_folder
 from tests.snapshots import run_case
 
 
 @pytest.fixture(params=["local", "object store"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A filesystem and a folder on it."""
-    if request.param == "local":
-        yield LocalFileSystem(), str(tmp_path)
-        return
-    fs = fsspec.filesystem("memory")
-    yield fs, "/bucket/statuses"
-    fs.rm("/bucket", recursive=True)
+    yield from filesystem_folder(request.param, tmp_path)
 
 
 def _names(fs: Any, folder: str) -> list[str]:
@@ -67,49 +59,6 @@ def test_an_instance_removes_stale_parts_and_never_a_siblings(store: tuple[Any, 
         ["part-00001.parquet", ".part-00001.parquet.tmp-1b", "notes.txt", "part-0.parquet"]
     )
     assert partition.remove_stale(fs, f"{folder}/missing", 0, 1, wrote=False) == []
-
-
-def _put(fs: Any, path: str, data: bytes) -> None:
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    fs.pipe_file(path, data)
-
-
-def _write_part(fs: Any, path: str, schema: pa.Schema) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(schema.empty_table(), buffer)
-    _put(fs, path, buffer.getvalue())
-
-
-def test_a_root_refuses_another_schema(store: tuple[Any, str]) -> None:
-    fs, root = store
-    day = f"{root}/snapshot_date=2026-11-26"
-    _write_part(fs, f"{root}/snapshot_date=2026-11-25/part-00000.parquet", snapshot_schema("ms"))
-    _put(fs, f"{root}/snapshot_date=2026-11-24/.part-00000.parquet.tmp-0a", b"half")
-
-    check_schema(fs, root, day, snapshot_schema("ms"))
-    with pytest.raises(SchemaMismatch, match=r"timestamps in 'ms' \(e\.g\. .*2026-11-25/part-00000"):
-        check_schema(fs, root, day, snapshot_schema("us"))
-    check_schema(fs, root, f"{root}/snapshot_date=2026-11-25", snapshot_schema("us"))  # its only partition
-
-    wider = snapshot_schema("ms").append(pa.field("campaign", pa.string()))
-    with pytest.raises(SchemaMismatch, match="columns differing: campaign"):
-        check_schema(fs, root, day, wider)
-
-
-def test_only_partitions_as_deep_as_the_written_one_count(store: tuple[Any, str]) -> None:
-    fs, root = store
-    _write_part(fs, f"{root}/part-00000.parquet", snapshot_schema("ms"))  # not a partition of the table
-    _write_part(fs, f"{root}/country=br/day=1/extra/part-00000.parquet", snapshot_schema("ms"))
-    check_schema(fs, root, f"{root}/country=br/day=2", snapshot_schema("us"))
-    _write_part(fs, f"{root}/country=ar/day=1/part-00000.parquet", snapshot_schema("ms"))
-    with pytest.raises(SchemaMismatch, match="'ms'"):
-        check_schema(fs, root, f"{root}/country=br/day=2", snapshot_schema("us"))
-
-
-def test_the_root_is_the_path_up_to_its_first_template() -> None:
-    assert root_of("s3://b/statuses/snapshot_date={{ ds }}/") == "s3://b/statuses/"
-    assert root_of("s3://b/statuses/day_{{ ds }}/") == "s3://b/statuses/"
-    assert root_of("/data/statuses/today/") == "/data/statuses/today/"
 
 
 def test_the_operator_on_an_object_store(
