@@ -5,6 +5,7 @@ for one batch and target only, deleted at the end."""
 from __future__ import annotations
 
 from airflow_provider_octopods.errors import OctopodsRequestError, OctopodsServerError
+from airflow_provider_octopods.status import MessageStatus
 from airflow_provider_octopods.wait.policy import PollPolicy
 from airflow_provider_octopods.wait.state_store import CHUNK, KEY, SETTLED_KEY, WaitStateStore
 from airflow_provider_octopods.wait.watch import BatchWatch, Schedule
@@ -126,3 +127,25 @@ def test_forget_deletes_every_key() -> None:
     later.restore(watch_of(ids, now=30.0), 30.0)
     later.forget()
     assert store.values == {}
+
+
+def test_a_chunk_of_long_failure_reasons_stays_under_airflows_value_limit() -> None:
+    """150 failed statuses with every field filled and a long reason are over 64 KB together:
+    Airflow would warn at every write of such a value."""
+    ids = list(range(1, CHUNK + 1))
+    watch = watch_of(ids)
+    for message_id in ids:
+        status = MessageStatus(
+            message_id=message_id,
+            status="failed",
+            phone_number="+5511999999999",
+            channel_message_id="wamid." + "x" * 60,
+            failure_reason="Message undeliverable: " + "the recipient is not on WhatsApp. " * 12,
+            request_id="req-" + "f" * 32,
+        )
+        watch.record(status, 5.0)
+    store = JsonStore()
+    WaitStateStore(store, ids, TARGET).save(watch)
+    sizes = [len(store.values[key].encode()) for key in chunk_keys(store)]
+    assert len(sizes) > 1 and max(sizes) <= 65_535
+    assert restored(store, ids).failed == watch.failed

@@ -1,9 +1,11 @@
 """A wait's state kept in Airflow's task state store (3.3+), so that a reschedule-mode
 poke (a new process each time) and a retried try do not poll settled messages again.
 
-Settled statuses are appended in chunks that each stay under the store's default value size
-(64 KB), written once; the schedule of the pending messages is one small value, rewritten at
-each poke, in which the largest group of messages sharing a schedule is not listed by id.
+Settled statuses are appended in chunks, written once, that each stay under the size beyond
+which Airflow warns at every write (``[state_store] max_value_storage_bytes``, 64 KB by
+default) unless one status alone is larger; the schedule of the pending messages is one small
+value, rewritten at each poke, in which the largest group of messages sharing a schedule is
+not listed by id.
 Keys are scoped to the task instance; they are deleted once the wait is over.
 """
 
@@ -12,13 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow_provider_octopods.wait.watch import BatchWatch, Schedule
 
 KEY = "octopods_wait"
 SETTLED_KEY = "octopods_wait_settled_{}"
-CHUNK = 150  # settled statuses per value: 150 x ~400 bytes
+CHUNK = 150  # settled statuses per value at most: 150 x ~400 bytes
+# Bytes of JSON per value at most: under Airflow's default limit, 65,535.
+CHUNK_BYTES = 60_000
 
 
 def fingerprint(message_ids: list[int], target: str) -> str:
@@ -53,11 +58,9 @@ class WaitStateStore:
         return True
 
     def save(self, watch: BatchWatch) -> None:
-        new = watch.take_settled()
-        for start in range(0, len(new), CHUNK):
-            part = new[start : start + CHUNK]
-            rows = [[watch.met.get(m) or watch.failed[m], watch.fetched_at[m]] for m in part]
-            self.store.set(SETTLED_KEY.format(self.chunks), rows)
+        rows = ([watch.met.get(m) or watch.failed[m], watch.fetched_at[m]] for m in watch.take_settled())
+        for chunk in _chunks(rows):
+            self.store.set(SETTLED_KEY.format(self.chunks), chunk)
             self.chunks += 1
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for message_id, s in watch.pending.items():
@@ -70,3 +73,18 @@ class WaitStateStore:
         for i in range(self.chunks):
             self.store.delete(SETTLED_KEY.format(i))
         self.store.delete(KEY)
+
+
+def _chunks(rows: Iterable[list[Any]]) -> Iterator[list[list[Any]]]:
+    """``rows`` in lists of at most ``CHUNK`` rows and ``CHUNK_BYTES`` of JSON (a larger row alone)."""
+    chunk: list[list[Any]] = []
+    size = 2  # the brackets of the list
+    for row in rows:
+        row_size = len(json.dumps(row).encode()) + 2  # and a comma and a space before it
+        if chunk and (len(chunk) == CHUNK or size + row_size > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 2
+        chunk.append(row)
+        size += row_size
+    if chunk:
+        yield chunk
