@@ -170,10 +170,10 @@ class MessageStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Resume from the trigger's event, checked before it is trusted."""
-        end = _event_end(event)
-        message = str(event.get("message", "")) if isinstance(event, dict) else ""
+        end, event = _read_event(event)
+        message = str(event.get("message", ""))
         if end is WaitEnd.SUCCESS:
-            result = event.get("result") if isinstance(event, dict) else None
+            result = event.get("result")
             if not isinstance(result, dict):
                 raise OctopodsTriggerError(f"MessageStatusTrigger sent no result: {event!r:.200}")
             self.log.info("Done: %s", message)
@@ -182,7 +182,7 @@ class MessageStatusSensor(BaseSensorOperator):
             raise MessageFailedError(message)
         if end is WaitEnd.TIMEOUT:
             raise AirflowSensorTimeout(message)
-        error = event.get("error") if isinstance(event, dict) else None
+        error = event.get("error")
         raise error_from_dict(error) if isinstance(error, dict) else OctopodsTriggerError(message)
 
     # --- poke and reschedule: the same engine, driven by the blocking client ------------
@@ -260,14 +260,13 @@ class MessageStatusSensor(BaseSensorOperator):
         return self._engine.wake_in() if self._engine is not None else float(self.poke_interval)
 
 
-def _event_end(event: object) -> WaitEnd:
-    """How the trigger's wait ended, from its event; a typed error for an event it cannot send."""
+def _read_event(event: object) -> tuple[WaitEnd, dict[str, Any]]:
+    """How the trigger's wait ended, and its event; a typed error for an event it cannot send."""
     status = event.get("status") if isinstance(event, dict) else None
-    if not isinstance(status, str) or status not in tuple(WaitEnd):
-        raise OctopodsTriggerError(
-            f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
-        )
-    return WaitEnd(status)
+    if not isinstance(event, dict) or not isinstance(status, str) or status not in tuple(WaitEnd):
+        text = f"MessageStatusTrigger sent an event this sensor cannot read: {event!r:.200}"
+        raise OctopodsTriggerError(text)
+    return WaitEnd(status), event
 
 
 def _check_arguments(
