@@ -18,12 +18,10 @@ from airflow_provider_octopods.templated import as_list
 from airflow_provider_octopods.triggers.message_status import WAIT_MAX_CONCURRENCY, MessageStatusTrigger
 from airflow_provider_octopods.wait.clock import SYSTEM_CLOCK, Clock
 from airflow_provider_octopods.wait.engine import PollingEngine, WaitEnd, plan_lines
-from airflow_provider_octopods.wait.policy import POLL_BACKOFF, PollPolicy
+from airflow_provider_octopods.wait.policy import MAX_POLL_INTERVAL, POLL_BACKOFF, PollPolicy
 from airflow_provider_octopods.wait.result import final_result
 from airflow_provider_octopods.wait.state_store import WaitStateStore
 from airflow_provider_octopods.wait.watch import BatchWatch
-
-DEFAULT_MAX_POKE_INTERVAL = 60.0
 
 
 class MessageStatusSensor(BaseSensorOperator):
@@ -111,7 +109,7 @@ class MessageStatusSensor(BaseSensorOperator):
             raise ValueError("Pass max_poke_interval or max_wait, not both: they are the same bound")
         if self.max_wait is not None:
             return self.max_wait.total_seconds()
-        return DEFAULT_MAX_POKE_INTERVAL if max_poke_interval is None else max_poke_interval
+        return MAX_POLL_INTERVAL if max_poke_interval is None else max_poke_interval
 
     @cached_property
     def hook(self) -> OctopodsHook:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 # The interval grows by half after each poll that finds nothing new.
 POLL_BACKOFF = 1.5
+# The longest interval between two polls of one message, unless the sensor says otherwise.
+MAX_POLL_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class PollPolicy:
     first_delay: float = 5.0
     interval: float = 5.0
     backoff: float = POLL_BACKOFF
-    max_interval: float = 60.0
+    max_interval: float = MAX_POLL_INTERVAL
     read_interval: float = 300.0
 
     def __post_init__(self) -> None:
