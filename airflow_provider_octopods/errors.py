@@ -111,6 +111,11 @@ class OctopodsInputError(OctopodsError, AirflowFailException, ValueError):
     CSV or Parquet). Not retried: the same file is refused again."""
 
 
+class OctopodsTableError(OctopodsError):
+    """The Iceberg catalog could not be reached, or a commit to the table lost to other writers
+    every time it was tried. Retried as a task: the fetched rows wait in the checkpoint."""
+
+
 class OctopodsAuthError(OctopodsError, AirflowFailException):
     """The API key was refused (rotated or revoked: error code 6, or HTTP 401/403). Never retried,
     not even as a task retry: only a new key in the connection helps."""

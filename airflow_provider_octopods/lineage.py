@@ -1,8 +1,9 @@
-"""OpenLineage for the snapshot operator: what it read and what it wrote.
+"""OpenLineage for the snapshot operators: what they read and what they wrote.
 
 Inputs: the Octopods API's status endpoint (namespace ``octopods://<host>`` from the
 connection's base URL), and the ids file when one was given. Outputs: every Parquet file
-written, with its schema (read back from the file) and its rows, bytes and file count. Needs
+written, with its schema (read back from the file) and its rows, bytes and file count; or the
+Iceberg table, with what the run committed (``table_output``). Needs
 the ``openlineage`` extra (apache-airflow-providers-openlineage); imported only when the
 OpenLineage listener asks, so the core install never needs it.
 """
@@ -16,11 +17,13 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 from airflow.providers.common.compat.openlineage.facet import (
     Dataset,
+    Identifier,
     InputDataset,
     OutputDataset,
     OutputStatisticsOutputDatasetFacet,
     SchemaDatasetFacet,
     SchemaDatasetFacetFields,
+    SymlinksDatasetFacet,
 )
 from airflow.providers.openlineage.extractors import OperatorLineage
 from airflow.sdk import ObjectStoragePath
@@ -64,11 +67,7 @@ def parquet_output(uri: str) -> OutputDataset:
     return OutputDataset(
         namespace=namespace,
         name=name,
-        facets={
-            "schema": SchemaDatasetFacet(
-                fields=[SchemaDatasetFacetFields(name=f.name, type=str(f.type)) for f in schema]
-            )
-        },
+        facets={"schema": _schema_facet(schema)},
         outputFacets={
             "outputStatistics": OutputStatisticsOutputDatasetFacet(
                 rowCount=metadata.num_rows, size=path.stat().st_size, fileCount=1
@@ -77,11 +76,43 @@ def parquet_output(uri: str) -> OutputDataset:
     )
 
 
+def _schema_facet(schema: Any) -> SchemaDatasetFacet:
+    return SchemaDatasetFacet(
+        fields=[SchemaDatasetFacetFields(name=f.name, type=str(f.type)) for f in schema]
+    )
+
+
+def table_output(namespace: str, name: str, location: str, rows: int, size: int, files: int) -> OutputDataset:
+    """The Iceberg table (``iceberg://<catalog connection>``, ``<namespace>.<table>``, as its
+    Asset), with its schema, the rows and bytes this run committed, and its storage location
+    as a symlink."""
+    from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
+
+    where, path = _naming(location)
+    return OutputDataset(
+        namespace=namespace,
+        name=name,
+        facets={
+            "schema": _schema_facet(ARROW_SCHEMA),
+            "symlinks": SymlinksDatasetFacet(
+                identifiers=[Identifier(namespace=where, name=path, type="LOCATION")]
+            ),
+        },
+        outputFacets={
+            "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=rows, size=size, fileCount=files)
+        },
+    )
+
+
 def snapshot_lineage(
     base_url: str | None, ids_path: str | None, output_paths: Iterable[str]
 ) -> OperatorLineage[Any, Any]:
+    return run_lineage(base_url, ids_path, [parquet_output(uri) for uri in output_paths])
+
+
+def run_lineage(base_url: str | None, ids_path: str | None, outputs: list[Any]) -> OperatorLineage[Any, Any]:
+    """The API and the ids file in, ``outputs`` out."""
     inputs: list[Dataset] = [api_dataset(base_url)] if base_url else []
     if ids_path:
         inputs.append(file_input(ids_path))
-    outputs: list[Any] = [parquet_output(uri) for uri in output_paths]
     return OperatorLineage(inputs=inputs, outputs=outputs)

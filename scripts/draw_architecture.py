@@ -48,8 +48,8 @@ LAYERS = (
     Layer("Waits and snapshots", "the runs, step by step", ("wait", "snapshot"), "#00796b", "#e0f2f1"),
     Layer(
         "Drivers, files, reports",
-        "sockets, Parquet, logs and metrics",
-        ("clients", "parquet", "reporting", "lineage"),
+        "sockets, Parquet, Iceberg, logs and metrics",
+        ("clients", "parquet", "iceberg", "reporting", "lineage"),
         "#ef6c00",
         "#fff3e0",
     ),

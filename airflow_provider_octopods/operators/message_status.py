@@ -35,6 +35,27 @@ def asset_for(output_path: str) -> Asset:
     return Asset(uri=static, name="octopods_message_statuses:" + static)
 
 
+def task_slot(context: Any) -> Slot:
+    """The task instance's place in its run (``snapshot.plan.Slot``)."""
+    ti = context["ti"]
+    return Slot(
+        index=max(ti.map_index, 0),
+        shards=_instances(ti),
+        progress_folder=checkpoint.folder_name(ti.dag_id, ti.run_id, ti.task_id, ti.map_index),
+        sequence=checkpoint.sequence_of(ti, context["dag_run"]),
+        try_number=ti.try_number,
+    )
+
+
+def _instances(ti: Any) -> int:
+    """Instances of this task in the run: 1 unless mapped. Airflow 3 puts no count in the
+    context; instances a re-run no longer has (fewer shards) are ``removed`` and do not count."""
+    if ti.map_index < 0:
+        return 1
+    query = {"dag_id": ti.dag_id, "task_ids": [ti.task_id], "run_ids": [ti.run_id]}
+    return int(ti.get_ti_count(**query)) - int(ti.get_ti_count(**query, states=["removed"]))
+
+
 class MessageStatusToParquetOperator(BaseOperator):
     """Write the status of every given message to Parquet: one row per unique message id.
 
@@ -143,14 +164,6 @@ class MessageStatusToParquetOperator(BaseOperator):
         return self._result.summary
 
     def _job(self, context: Any, settings: OctopodsSettings, started: float) -> Job:
-        ti = context["ti"]
-        slot = Slot(
-            index=max(ti.map_index, 0),
-            shards=self._instances(ti),
-            progress_folder=checkpoint.folder_name(ti.dag_id, ti.run_id, ti.task_id, ti.map_index),
-            sequence=checkpoint.sequence_of(ti, context["dag_run"]),
-            try_number=ti.try_number,
-        )
         return Job(
             output_path=self.output_path,
             message_ids=None if self.message_ids is None else as_list(self.message_ids, "message_ids"),
@@ -158,7 +171,7 @@ class MessageStatusToParquetOperator(BaseOperator):
             base_url=settings.base_url,
             requests_per_second=settings.requests_per_second,
             previous_path=lambda: self._previous_path(context),
-            slot=slot,
+            slot=task_slot(context),
             started=started,
         )
 
@@ -168,15 +181,6 @@ class MessageStatusToParquetOperator(BaseOperator):
         if self.previous_snapshot_path or not self.options.incremental:
             return self.previous_snapshot_path or None
         return last_snapshot.recall(context, last_snapshot.snapshot_asset(self.outlets))
-
-    @staticmethod
-    def _instances(ti: Any) -> int:
-        """Instances of this task in the run: 1 unless mapped. Airflow 3 puts no count in the
-        context; instances a re-run no longer has (fewer shards) are ``removed`` and do not count."""
-        if ti.map_index < 0:
-            return 1
-        query = {"dag_id": ti.dag_id, "task_ids": [ti.task_id], "run_ids": [ti.run_id]}
-        return int(ti.get_ti_count(**query)) - int(ti.get_ti_count(**query, states=["removed"]))
 
     def _publish(self, context: Any, result: RunResult) -> None:
         """The summary to the log and the metrics, the Asset event, the Asset's state store."""

@@ -23,7 +23,7 @@ from airflow_provider_octopods.reporting.durations import Cadence, duration
 from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally, describe_errors
 from airflow_provider_octopods.snapshot.checkpoint import Progress
-from airflow_provider_octopods.snapshot.plan import Plan
+from airflow_provider_octopods.snapshot.plan import Ids
 
 # Python ints a slice at a time: tolist() converts in C, and never the whole array.
 _ID_SLICE = 4096
@@ -150,6 +150,30 @@ class Stop:
             self._fetching = None
 
 
+class FetchOptions(Protocol):
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def timestamp_unit(self) -> str: ...
+
+
+class FetchPlan(Protocol):
+    """What a fetch needs of a plan (a Parquet snapshot's ``Plan``, a table's ``TablePlan``)."""
+
+    @property
+    def options(self) -> FetchOptions: ...
+
+    @property
+    def progress(self) -> Progress | None: ...
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def requests(self) -> Ids: ...
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What a fetch leaves for the publisher: the checkpoint holding the fetched rows, and the
@@ -159,7 +183,7 @@ class Fetched:
     tally: Tally
 
 
-def fetch_snapshot(plan: Plan, connect: Connect, stop: Stop, log: Log) -> Fetched:
+def fetch_snapshot(plan: FetchPlan, connect: Connect, stop: Stop, log: Log) -> Fetched:
     """Fetch the plan's requests into its checkpoint, with the heap frozen (``heap_frozen``);
     ``stop`` ends it within seconds, with what was fetched committed for the retry to resume from."""
     progress = plan.progress
@@ -177,7 +201,7 @@ def fetch_snapshot(plan: Plan, connect: Connect, stop: Stop, log: Log) -> Fetche
     return Fetched(progress, tally)
 
 
-async def _fetch(plan: Plan, progress: Progress, connect: Connect, stop: Stop, log: Log) -> Tally:
+async def _fetch(plan: FetchPlan, progress: Progress, connect: Connect, stop: Stop, log: Log) -> Tally:
     ids, options = plan.requests, plan.options
     with stop.cancels_current_task():
         async with connect(max_concurrency=options.max_concurrency, requests_per_second=plan.rate) as client:

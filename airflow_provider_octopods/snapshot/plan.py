@@ -139,8 +139,9 @@ class Plan:
         return round(time.monotonic() - self.job.started, 3)
 
 
-def _read_inputs(job: Job, strict: bool, log: Log) -> inputs.MessageInputs:
-    """The job's message ids, checked; inputs that are not ids fail the run when ``strict``."""
+def read_inputs(job: Job | Any, strict: bool, log: Log) -> inputs.MessageInputs:
+    """The job's message ids (``message_ids`` or ``message_ids_path``; a ``TableJob`` has them
+    too), checked; inputs that are not ids fail the run when ``strict``."""
     if job.message_ids_path is not None:
         source = ObjectStoragePath(job.message_ids_path)
         with source.open("rb") as stream:  # type: ignore[no-untyped-call]
@@ -158,7 +159,7 @@ def _read_inputs(job: Job, strict: bool, log: Log) -> inputs.MessageInputs:
 def plan_snapshot(job: Job, options: SnapshotOptions, log: Log) -> Plan:
     """Decide the run, and tell the log: nothing is requested yet. Fails when the root holds
     another schema or a folder cannot be written."""
-    given = _read_inputs(job, options.strict, log)
+    given = read_inputs(job, options.strict, log)
     folder = ObjectStoragePath(job.output_path)
     _check_root(folder, options)
     target = folder / partition.part_name(job.slot.index)
@@ -168,7 +169,14 @@ def plan_snapshot(job: Job, options: SnapshotOptions, log: Log) -> Plan:
         log.info("No message ids: nothing written (write_empty_file=False)")
         return nothing
     probe_writable(folder, "output_path")
-    progress = _checkpoint(job.slot, options, log)
+    progress = open_checkpoint(
+        job.slot,
+        ObjectStoragePath(options.progress_path),
+        options.timestamp_unit,
+        options.checkpoint_rows,
+        options.checkpoint_seconds,
+        log,
+    )
     carried = _carried_forward(given.ids, job.previous_path(), options, log)
     to_fetch = given.ids if carried is None else np.setdiff1d(given.ids, carried.column("message_id"))
     resumed = np.intersect1d(progress.done_ids(), to_fetch)
@@ -189,16 +197,18 @@ def _check_root(folder: ObjectStoragePath, options: SnapshotOptions) -> None:
         raise AirflowFailException(f"Nothing was fetched: {refused}") from None
 
 
-def _checkpoint(slot: Slot, options: SnapshotOptions, log: Log) -> Progress:
+def open_checkpoint(
+    slot: Slot, progress_path: ObjectStoragePath, unit: str, rows: int, seconds: float, log: Log
+) -> Progress:
     """The task instance's pieces, with those of other try sequences removed, in a folder
     shown to be writable."""
     progress = Progress(
-        ObjectStoragePath(options.progress_path) / slot.progress_folder,
+        progress_path / slot.progress_folder,
         slot.sequence,
         slot.try_number,
-        snapshot_schema(options.timestamp_unit),
-        rows=options.checkpoint_rows,
-        seconds=options.checkpoint_seconds,
+        snapshot_schema(unit),
+        rows=rows,
+        seconds=seconds,
     )
     probe_writable(progress.folder, "progress_path (fetched rows wait there for the part)")
     if removed := progress.discard_others():

@@ -1,4 +1,5 @@
-"""What an incremental snapshot keeps of the previous one: the rows not due for a request."""
+"""What an incremental snapshot keeps of the previous one: the rows not due for a request; and
+which rows of a table of current statuses are due (``due_rows``)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,19 @@ def carried_forward(previous: pa.Table, policy: RefreshPolicy, now: datetime) ->
     first = np.ones(len(ids), dtype=bool)
     first[1:] = ids[1:] != ids[:-1]
     latest = latest.filter(pa.array(first))
-    due = policy.due(
-        latest.column("status").to_numpy(zero_copy_only=False),
-        latest.column("error_code").is_valid().to_numpy(zero_copy_only=False),
-        _as_us(latest.column("sent_at")),
-        _as_us(latest.column("fetched_at")),
+    return latest.filter(pa.array(~due_rows(latest, policy, now)))
+
+
+def due_rows(rows: pa.Table, policy: RefreshPolicy, now: datetime) -> np.ndarray[Any, Any]:
+    """Which of ``rows`` (one per message: ``status``, ``error_code``, ``sent_at``,
+    ``fetched_at``) ``policy`` makes due for a request at ``now``."""
+    return policy.due(
+        rows.column("status").to_numpy(zero_copy_only=False),
+        rows.column("error_code").is_valid().to_numpy(zero_copy_only=False),
+        _as_us(rows.column("sent_at")),
+        _as_us(rows.column("fetched_at")),
         now,
     )
-    return latest.filter(pa.array(~due))
 
 
 def _as_us(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:

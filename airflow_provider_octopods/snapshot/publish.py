@@ -19,6 +19,7 @@ from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally, describe_errors
 from airflow_provider_octopods.snapshot import partition
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, Fetched
+from airflow_provider_octopods.snapshot.inputs import MessageInputs
 from airflow_provider_octopods.snapshot.plan import Plan
 
 
@@ -59,25 +60,41 @@ class RunResult:
         }
 
     def check_error_ratio(self) -> None:
-        """Fail when error rows and invalid inputs together pass ``max_error_ratio``, naming the
-        kinds of error with a sample each. Invalid inputs alone fail without retries."""
-        given, errors, limit = self.plan.given, self.counts.error_rows, self.plan.options.max_error_ratio
-        bad, seen = errors + given.invalid, self.rows + given.invalid
-        if not seen or bad / seen <= limit:
-            return
-        parts = []
-        if errors:
-            kinds = "from an earlier try"
-            if self.tally is not None and self.tally.errors:
-                kinds = describe_errors(self.tally.errors, self.tally.samples)
-            parts.append(f"{errors} of {self.rows} rows are errors: {kinds}")
-        if given.invalid:
-            samples = given.samples_text
-            parts.append(f"{given.invalid} of {given.received} inputs are not message ids (e.g. {samples})")
-        written = f"; the file was written: {self.output_paths[0]}" if self.output_paths else ""
-        ratio = f"{bad} of {seen}, more than max_error_ratio={limit}"
-        text = f"{'; '.join(parts)}. That is {ratio}{written}"
-        raise (AirflowException if errors else InvalidMessageReference)(text)
+        """Fail when error rows and invalid inputs together pass ``max_error_ratio``."""
+        written = self.output_paths[0] if self.output_paths else None
+        check_error_ratio(
+            self.plan.given,
+            self.rows,
+            self.counts.error_rows,
+            self.tally,
+            self.plan.options.max_error_ratio,
+            f"the file was written: {written}" if written else None,
+        )
+
+
+def check_error_ratio(
+    given: MessageInputs, rows: int, errors: int, tally: Tally | None, limit: float, written: str | None
+) -> None:
+    """Fail when ``errors`` (of ``rows``) and invalid inputs together pass ``limit``, naming the
+    kinds of error with a sample each, and what was ``written`` all the same. Invalid inputs
+    alone fail without retries."""
+    bad, seen = errors + given.invalid, rows + given.invalid
+    if not seen or bad / seen <= limit:
+        return
+    parts = []
+    if errors:
+        kinds = "from an earlier try"
+        if tally is not None and tally.errors:
+            kinds = describe_errors(tally.errors, tally.samples)
+        parts.append(f"{errors} of {rows} rows are errors: {kinds}")
+    if given.invalid:
+        parts.append(
+            f"{given.invalid} of {given.received} inputs are not message ids (e.g. {given.samples_text})"
+        )
+    text = f"{'; '.join(parts)}. That is {bad} of {seen}, more than max_error_ratio={limit}"
+    raise (AirflowException if errors else InvalidMessageReference)(
+        text + (f"; {written}" if written else "")
+    )
 
 
 class Publisher(Protocol):

@@ -1,0 +1,126 @@
+"""The table, opened through a catalog from Airflow connections, before any request: the
+catalog reached, the table created on first use or shown to be ours, its warehouse shown
+writable. Every failure says which connection and table, and whether a retry can help.
+
+The catalog comes from the Apache Iceberg provider's ``iceberg`` connection (``IcebergHook``:
+REST, SQL, Glue, ... by the extra's ``type``). The warehouse's object store may take its keys
+from an Amazon provider connection (``aws_conn_id``: login, password, the extra's
+``endpoint_url`` and ``region_name``), given to the table's file IO and never shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from airflow_provider_octopods.errors import OctopodsConfigError, OctopodsTableError
+from airflow_provider_octopods.iceberg import schema
+from airflow_provider_octopods.protocol.text import shorten
+
+# A table's own properties, set when this provider creates it.
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    # Old metadata files go as commits add new ones (Iceberg keeps 100 otherwise, forever).
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+}
+# What a retry cannot change: a wrong setting, not an outage.
+_CONFIG_ERRORS = (ValueError, TypeError, KeyError, NotImplementedError, AirflowNotFoundException, ImportError)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """``namespace.name`` (the namespace may have levels: ``a.b.name``), checked when the DAG is
+    parsed."""
+
+    namespace: tuple[str, ...]
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> TableRef:
+        parts = text.split(".") if isinstance(text, str) else []
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(f"table must be 'namespace.name', not {text!r}")
+        return cls(tuple(parts[:-1]), parts[-1])
+
+    def __str__(self) -> str:
+        return ".".join((*self.namespace, self.name))
+
+
+def s3_properties(aws_conn_id: str) -> dict[str, str]:
+    """pyiceberg's S3 properties from an Amazon provider connection."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(aws_conn_id)
+    extra = conn.extra_dejson
+    pairs = {
+        "s3.access-key-id": conn.login,
+        "s3.secret-access-key": conn.password,
+        "s3.session-token": extra.get("aws_session_token"),
+        "s3.endpoint": extra.get("endpoint_url")
+        or extra.get("service_config", {}).get("s3", {}).get("endpoint_url"),
+        "s3.region": extra.get("region_name"),
+    }
+    return {key: str(value) for key, value in pairs.items() if value}
+
+
+def catalog(iceberg_conn_id: str, aws_conn_id: str | None) -> Any:
+    """The pyiceberg ``Catalog`` of the connection, with the warehouse's keys if given."""
+    from airflow.providers.apache.iceberg.hooks.iceberg import IcebergHook
+
+    found = IcebergHook(iceberg_conn_id=iceberg_conn_id).get_conn()
+    if aws_conn_id:
+        # Read by every table the catalog loads afterwards, for its file IO.
+        found.properties.update(s3_properties(aws_conn_id))
+    return found
+
+
+def open_table(iceberg_conn_id: str, aws_conn_id: str | None, ref: TableRef) -> Any:
+    """The table (created on first use), shown to be ours and its warehouse writable."""
+    where = f"Iceberg table {ref} of connection {iceberg_conn_id!r}"
+    try:
+        table = _load_or_create(catalog(iceberg_conn_id, aws_conn_id), ref)
+    except _CONFIG_ERRORS as exc:
+        raise OctopodsConfigError(f"{where} cannot be opened: {_said(exc)}; nothing was fetched") from None
+    except Exception as exc:
+        raise OctopodsTableError(f"{where} cannot be reached: {_said(exc)}; nothing was fetched") from None
+    if problems := schema.differences(table):
+        raise OctopodsConfigError(
+            f"{where} exists with another schema: {'; '.join(problems)}. Nothing was fetched: "
+            "choose another table, or migrate this one"
+        )
+    probe_writable(table, where)
+    return table
+
+
+def _load_or_create(found: Any, ref: TableRef) -> Any:
+    found.create_namespace_if_not_exists(ref.namespace)
+    return found.create_table_if_not_exists(
+        (*ref.namespace, ref.name),
+        schema=schema.table_schema(),
+        partition_spec=schema.partition_spec(),
+        sort_order=schema.sort_order(),
+        properties=TABLE_PROPERTIES,
+    )
+
+
+def probe_writable(table: Any, where: str) -> None:
+    """A small file written to the table's data folder and removed, through the table's IO."""
+    probe = f"{table.location().rstrip('/')}/data/.octopods-probe-{uuid.uuid4().hex}"
+    try:
+        with table.io.new_output(probe).create(overwrite=True) as stream:
+            stream.write(b"")
+        table.io.delete(probe)
+    except Exception as exc:
+        raise OctopodsConfigError(
+            f"The warehouse of {where} cannot be written at {table.location()}: {_said(exc)}; "
+            "nothing was fetched"
+        ) from None
+
+
+def _said(exc: BaseException) -> str:
+    return shorten(f"{type(exc).__name__}: {exc}", 300)

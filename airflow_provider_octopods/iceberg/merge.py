@@ -1,0 +1,208 @@
+"""A run's rows merged into the table in one Iceberg snapshot, exactly once per try sequence.
+
+Copy on write at file granularity: the files holding a fetched id (found by their
+``message_id`` bounds, then their ids) are rewritten without it, beside the fetched rows; no
+other file is touched. Each partition's rows are written in two files, sorted by
+``message_id``: rows in a final status, which no later run rewrites, and the others, which
+the refresh policy fetches again together (rows fetched in the same runs come due together).
+
+A fetched error row never replaces a status the table holds: the status stays, the error is
+counted in the run's summary. The snapshot's summary names the task try; a try sequence whose
+snapshot is in the table commits nothing again. A commit that loses to another writer is
+made again on the table as it then is, up to ``attempts`` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import struct
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+from airflow_provider_octopods.errors import OctopodsTableError
+from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA, field_id
+from airflow_provider_octopods.status import TERMINAL_STATUSES
+
+ATTEMPTS = 8
+_ID_FIELD = field_id("message_id")
+# The snapshot summary's key naming the task try sequence that committed it.
+COMMITTED_BY = "octopods.committed-by"
+NO_SENT_AT = "no-sent-at"  # the partition key of rows with no sent_at
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What a merge did. ``snapshot_id`` is the snapshot holding the rows (an earlier try's
+    when ``already`` is true); ``days`` the partitions it changed, as ``YYYY-MM-DD``."""
+
+    snapshot_id: int | None = None
+    already: bool = False
+    inserted: int = 0
+    replaced: int = 0
+    errors_not_applied: int = 0
+    files_added: int = 0
+    files_removed: int = 0
+    bytes_added: int = 0
+    days: tuple[str, ...] = ()
+    attempts: int = 0
+
+
+@dataclass
+class _Rewrite:
+    """The files holding fetched ids, and their rows that stay."""
+
+    files: list[Any] = field(default_factory=list)
+    kept: list[pa.Table] = field(default_factory=list)
+    old_ids: list[np.ndarray[Any, Any]] = field(default_factory=list)
+    old_with_status: list[np.ndarray[Any, Any]] = field(default_factory=list)
+
+
+def committed_snapshot(table: Any, committed_by: str) -> Any:
+    """The table's snapshot committed by this try sequence, or None."""
+    for snapshot in table.snapshots():
+        summary = snapshot.summary
+        if summary is not None and summary.additional_properties.get(COMMITTED_BY) == committed_by:
+            return snapshot
+    return None
+
+
+def merge(
+    table: Any,
+    rows: pa.Table,
+    properties: Mapping[str, str],
+    *,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Merged:
+    """Merge ``rows`` (the Parquet schema, one per id) into ``table`` in one snapshot whose
+    summary holds ``properties`` (with ``COMMITTED_BY``)."""
+    rows = rows.cast(ARROW_SCHEMA).sort_by("message_id")
+    for attempt in range(1, attempts + 1):
+        table.refresh()
+        if (prior := committed_snapshot(table, properties[COMMITTED_BY])) is not None:
+            return Merged(snapshot_id=prior.snapshot_id, already=True, attempts=attempt)
+        if not rows.num_rows:
+            return Merged(attempts=attempt)
+        try:
+            return _merge_once(table, rows, properties, attempt)
+        except CommitFailedException:
+            if attempt == attempts:
+                break
+            sleep(min(0.1 * 2**attempt, 5.0) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
+    raise OctopodsTableError(
+        f"Iceberg table {table.name()}: other writers committed first {attempts} times; "
+        "nothing of this try was applied, and the next try commits its rows"
+    )
+
+
+def _merge_once(table: Any, rows: pa.Table, properties: Mapping[str, str], attempt: int) -> Merged:
+    ids = rows.column("message_id").to_numpy()
+    rewrite = _files_holding(table, ids)
+    old_ids = np.concatenate(rewrite.old_ids) if rewrite.old_ids else np.empty(0, np.int64)
+    with_status = np.concatenate(rewrite.old_with_status) if rewrite.old_with_status else old_ids[:0]
+    # An error fetched for a message whose status the table holds: the status stays.
+    held = pc.is_in(rows.column("message_id"), pa.array(with_status))
+    not_applied = pc.and_(pc.is_null(rows.column("status")), held)
+    applied = rows.filter(pc.invert(not_applied))
+    applied_ids = applied.column("message_id")
+    keep = [t.filter(pc.invert(pc.is_in(t.column("message_id"), applied_ids))) for t in rewrite.kept]
+    touched = [
+        (file, kept)
+        for file, kept, before in zip(rewrite.files, keep, rewrite.kept, strict=True)
+        if kept.num_rows < before.num_rows
+    ]
+    out = pa.concat_tables([applied, *(kept for _, kept in touched)]).sort_by("message_id")
+    added = list(_write(table, out))
+    removed = [file for file, _ in touched]
+    _commit(table, properties, removed, added)
+    replaced = int(np.isin(applied_ids.to_numpy(), old_ids).sum())
+    return Merged(
+        snapshot_id=table.current_snapshot().snapshot_id,
+        inserted=applied.num_rows - replaced,
+        replaced=replaced,
+        errors_not_applied=rows.num_rows - applied.num_rows,
+        files_added=len(added),
+        files_removed=len(removed),
+        bytes_added=sum(f.file_size_in_bytes for f in added),
+        days=partition_days(applied),
+        attempts=attempt,
+    )
+
+
+def _files_holding(table: Any, ids: np.ndarray[Any, Any]) -> _Rewrite:
+    """The current files holding any of ``ids`` (sorted): found by their bounds, then read."""
+    found = _Rewrite()
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return found
+    for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
+        if not _may_hold(task.file, ids):
+            continue
+        with table.io.new_input(task.file.file_path).open() as stream:
+            content = pq.read_table(stream).cast(ARROW_SCHEMA)
+        file_ids = content.column("message_id").to_numpy()
+        hit = np.isin(file_ids, ids)
+        if not hit.any():
+            continue
+        found.files.append(task.file)
+        found.kept.append(content)
+        found.old_ids.append(file_ids[hit])
+        has_status = ~np.asarray(pc.is_null(content.column("status")))
+        found.old_with_status.append(file_ids[hit & has_status])
+    return found
+
+
+def _may_hold(data_file: Any, ids: np.ndarray[Any, Any]) -> bool:
+    low, high = data_file.lower_bounds.get(_ID_FIELD), data_file.upper_bounds.get(_ID_FIELD)
+    if low is None or high is None:
+        return True
+    (lo,), (hi,) = struct.unpack("<q", low), struct.unpack("<q", high)
+    at = np.searchsorted(ids, lo)
+    return bool(at < len(ids) and ids[at] <= hi)
+
+
+def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
+    """Data files of ``rows`` (sorted), final rows apart from the others in each partition."""
+    final = pc.is_in(rows.column("status"), pa.array(sorted(TERMINAL_STATUSES)))
+    final = pc.fill_null(final, False)
+    write_uuid = uuid.uuid4()
+    counter = iter(range(1 << 30))
+    for part in (rows.filter(final), rows.filter(pc.invert(final))):
+        if part.num_rows:
+            yield from _dataframe_to_data_files(table.metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
+
+
+def _commit(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
+    try:
+        with table.transaction() as tx:
+            update = tx.update_snapshot(snapshot_properties=dict(properties))
+            with update.overwrite() if removed else update.fast_append() as producer:
+                for data_file in removed:
+                    producer.delete_data_file(data_file)
+                for data_file in added:
+                    producer.append_data_file(data_file)
+    except Exception:
+        for data_file in added:  # files no snapshot holds: nobody reads them, nobody will
+            with contextlib.suppress(OSError):
+                table.io.delete(data_file.file_path)
+        raise
+
+
+def partition_days(rows: pa.Table) -> tuple[str, ...]:
+    """The partitions of ``rows``: each day of ``sent_at``, ``NO_SENT_AT`` for rows without."""
+    sent = rows.column("sent_at")
+    days = {str(day) for day in pc.unique(pc.cast(sent.drop_null(), pa.date32())).to_pylist()}
+    if sent.null_count:
+        days.add(NO_SENT_AT)
+    return tuple(sorted(days))

@@ -1,0 +1,187 @@
+"""MessageStatusToIcebergOperator: one Iceberg table of every message's current status.
+
+The run is three steps, ``snapshot.table_plan``, ``snapshot.fetch`` (the Parquet snapshot's)
+and ``snapshot.table_publish``; the table is opened through its catalog first
+(``iceberg.catalog``). Here is what only Airflow has: the connections, the task instance, the
+Asset, metrics and lineage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+
+from airflow_provider_octopods.hooks.octopods import OctopodsHook
+from airflow_provider_octopods.iceberg.catalog import TableRef, open_table
+from airflow_provider_octopods.iceberg.merge import ATTEMPTS
+from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, task_slot
+from airflow_provider_octopods.reporting.tally import emit_count
+from airflow_provider_octopods.snapshot import checkpoint
+from airflow_provider_octopods.snapshot.fetch import Stop, fetch_snapshot
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.snapshot.table_plan import TableJob, TableOptions, plan_table
+from airflow_provider_octopods.snapshot.table_publish import TableRunResult, TaskTry, publish_to_table
+from airflow_provider_octopods.templated import as_list
+
+ASSET_SCHEME = "iceberg"
+
+
+def table_asset(iceberg_conn_id: str, table: str) -> Asset:
+    """The table's Asset: ``iceberg://<catalog connection>/<namespace>/<table>``; its
+    OpenLineage dataset is ``iceberg://<catalog connection>`` and ``<namespace>.<table>``."""
+    ref = TableRef.parse(table)
+    path = "/".join((*ref.namespace, ref.name))
+    return Asset(uri=f"{ASSET_SCHEME}://{iceberg_conn_id}/{path}", name=f"octopods_message_statuses:{ref}")
+
+
+class MessageStatusToIcebergOperator(BaseOperator):
+    """Keep one Iceberg table of every message's current status: one row per message id.
+
+    Each run inserts the given ids the table does not hold, and fetches again the rows the
+    refresh policy makes due (any message not yet final and within its horizon, whether given
+    or not), in one Iceberg snapshot per task try; see docs/iceberg.md.
+
+    :param table: ``namespace.name``, created on first use (an existing table of another
+        schema is refused before any request).
+    :param message_ids: new ids or ``message_status_url``s (templated; an XCom list works too).
+    :param message_ids_path: instead, a Parquet or CSV file with a ``message_id`` column (as
+        the Parquet operator's). With neither, the run only refreshes the table.
+    :param iceberg_conn_id: the Apache Iceberg provider's connection of the catalog.
+    :param aws_conn_id: an Amazon provider connection whose keys (and ``endpoint_url``) the
+        warehouse's S3 file IO uses; by default the catalog's own properties.
+    :param max_requests_per_second: request budget (default: the connection's), split evenly
+        between the mapped instances of a dynamically mapped task.
+    :param max_concurrency: requests in flight at most.
+    :param strict: fail before any request if an input is not a message id at all.
+    :param max_error_ratio: fail (after committing) when more than this share of the fetched
+        rows are errors or of the inputs are not message ids.
+    :param refresh_policy: when a row of the table is fetched again (``RefreshPolicy()``).
+    :param full_refresh: fetch every row of the table again, whatever the policy says.
+    :param progress_path: where fetched rows wait in pieces until the commit, so that a retry
+        after a killed worker fetches only what is missing. Default: beside the table's folder
+        in the warehouse, ``.<table>.octopods-progress/``.
+    :param checkpoint_rows: commit a piece every this many fetched rows...
+    :param checkpoint_seconds: ...or this many seconds, whichever comes first.
+    :param commit_attempts: commits tried when other writers commit first.
+
+    The table's Asset is the first Asset in ``outlets`` (by default ``table_asset``): its event
+    names the days whose partitions changed (Airflow 3.2+ partition keys) and the snapshot.
+
+    Returns (XCom) a summary: the snapshot, rows inserted and replaced, files and bytes added,
+    rows by status, error rows, requests, seconds.
+    """
+
+    template_fields: Sequence[str] = ("message_ids", "message_ids_path")
+    ui_color = "#25d366"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        message_ids: Sequence[int | str] | str | None = None,
+        message_ids_path: str | None = None,
+        iceberg_conn_id: str = "iceberg_default",
+        aws_conn_id: str | None = None,
+        octopods_conn_id: str = OctopodsHook.default_conn_name,
+        max_requests_per_second: float | None = None,
+        max_concurrency: int = SNAPSHOT_MAX_CONCURRENCY,
+        strict: bool = False,
+        max_error_ratio: float = 0.01,
+        refresh_policy: RefreshPolicy | None = None,
+        full_refresh: bool = False,
+        progress_path: str | None = None,
+        checkpoint_rows: int = checkpoint.DEFAULT_CHECKPOINT_ROWS,
+        checkpoint_seconds: float = checkpoint.DEFAULT_CHECKPOINT_SECONDS,
+        commit_attempts: int = ATTEMPTS,
+        **kwargs: Any,
+    ) -> None:
+        if message_ids is not None and message_ids_path is not None:
+            raise ValueError("Pass at most one of message_ids and message_ids_path")
+        kwargs.setdefault("outlets", [table_asset(iceberg_conn_id, table)])
+        super().__init__(**kwargs)
+        self.table = table
+        self.message_ids = message_ids
+        self.message_ids_path = message_ids_path
+        self.iceberg_conn_id = iceberg_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.octopods_conn_id = octopods_conn_id
+        # Every other parameter is an option of the run, of the same name: checked there, once.
+        self.options = TableOptions.from_parameters(locals())
+        self._stop: Stop | None = None
+        self._base_url: str | None = None
+        self._result: TableRunResult | None = None
+        self._location: str | None = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        hook = OctopodsHook(octopods_conn_id=self.octopods_conn_id)
+        settings = hook.get_settings()
+        hook.get_budget_store()  # a shared budget that cannot work fails here, not after hours
+        self._base_url = settings.base_url
+        table = open_table(self.iceberg_conn_id, self.aws_conn_id, TableRef.parse(self.table))
+        self._location = table.location()
+        ti = context["ti"]
+        job = TableJob(
+            message_ids=None if self.message_ids is None else as_list(self.message_ids, "message_ids"),
+            message_ids_path=self.message_ids_path,
+            base_url=settings.base_url,
+            requests_per_second=settings.requests_per_second,
+            slot=task_slot(context),
+            progress_root=self._progress_root(table.location()),
+            started=started,
+        )
+        plan = plan_table(job, self.options, table, self.log)
+        fetched = fetch_snapshot(plan, hook.async_client, self._stopper(), self.log)
+        task_try = TaskTry(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        self._result = publish_to_table(plan, fetched, table, task_try, self.log)
+        self._publish(context, self._result)
+        self._result.check_error_ratio()
+        return self._result.summary
+
+    def _progress_root(self, location: str) -> ObjectStoragePath:
+        if self.options.progress_path:
+            return ObjectStoragePath(self.options.progress_path)
+        return ObjectStoragePath(checkpoint.default_progress_path(location), conn_id=self.aws_conn_id)
+
+    def _publish(self, context: Any, result: TableRunResult) -> None:
+        """The summary to the log and the metrics; the Asset event with the days changed."""
+        summary = result.summary
+        self.log.info("Table refreshed: %s", summary)
+        for name in ("rows", "error_rows", "invalid_inputs", "inserted", "replaced"):
+            emit_count(f"table.{name}", summary[name], self.octopods_conn_id)
+        asset = next((o for o in self.outlets if isinstance(o, Asset)), None)
+        if asset is None or result.merged.snapshot_id is None:
+            return
+        event = context["outlet_events"][asset]
+        event.extra = {"table": self.table, "snapshot_id": result.merged.snapshot_id, "rows": result.rows}
+        if result.merged.days and hasattr(event, "add_partitions"):  # Airflow 3.2+
+            event.add_partitions(list(result.merged.days))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (the ``openlineage`` extra): the API and the ids file in, the table out."""
+        from airflow_provider_octopods.lineage import run_lineage, table_output
+
+        outputs = []
+        if self._result is not None and self._location is not None:
+            merged = self._result.merged
+            namespace = f"{ASSET_SCHEME}://{self.iceberg_conn_id}"
+            rows = merged.inserted + merged.replaced
+            outputs.append(
+                table_output(
+                    namespace, self.table, self._location, rows, merged.bytes_added, merged.files_added
+                )
+            )
+        return run_lineage(self._base_url, self.message_ids_path, outputs)
+
+    def _stopper(self) -> Stop:
+        if self._stop is None:
+            self._stop = Stop()
+        return self._stop
+
+    def on_kill(self) -> None:
+        """Stop the fetch: its requests are cancelled and the rows fetched are committed to the
+        checkpoint; nothing is committed to the table."""
+        self._stopper().request()
