@@ -35,7 +35,9 @@ def use_catalog(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
 def load_catalog(folder: Path) -> Any:
     from pyiceberg.catalog.sql import SqlCatalog
 
-    return SqlCatalog("iceberg_default", uri=f"sqlite:///{folder}/catalog.db", warehouse=f"file://{folder}/warehouse")
+    return SqlCatalog(
+        "iceberg_default", uri=f"sqlite:///{folder}/catalog.db", warehouse=f"file://{folder}/warehouse"
+    )
 
 
 def run_case(dag_id: str, day: datetime = DAY, **conf: Any) -> Any:
