@@ -123,9 +123,9 @@ def _merge_once(table: Any, rows: pa.Table, properties: Mapping[str, str], attem
         if kept.num_rows < before.num_rows
     ]
     out = pa.concat_tables([applied, *(kept for _, kept in touched)]).sort_by("message_id")
-    added = list(_write(table, out))
+    added = list(write_files(table, out))
     removed = [file for file, _ in touched]
-    _commit(table, properties, removed, added)
+    commit_files(table, properties, removed, added)
     replaced = int(np.isin(applied_ids.to_numpy(), old_ids).sum())
     return Merged(
         snapshot_id=table.current_snapshot().snapshot_id,
@@ -172,7 +172,7 @@ def _may_hold(data_file: Any, ids: np.ndarray[Any, Any]) -> bool:
     return bool(at < len(ids) and ids[at] <= hi)
 
 
-def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
+def write_files(table: Any, rows: pa.Table) -> Iterable[Any]:
     """Data files of ``rows`` (sorted), final rows apart from the others in each partition."""
     final = pc.is_in(rows.column("status"), pa.array(sorted(TERMINAL_STATUSES)))
     final = pc.fill_null(final, False)
@@ -183,7 +183,9 @@ def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
             yield from _dataframe_to_data_files(table.metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
 
 
-def _commit(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
+def commit_files(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
+    """One snapshot that removes ``removed`` and adds ``added``; on failure, the added files
+    are deleted again."""
     try:
         with table.transaction() as tx:
             update = tx.update_snapshot(snapshot_properties=dict(properties))
