@@ -144,7 +144,7 @@ def _drop_committed(progress: Progress, table: Any, slot: Slot, log: Log) -> Non
     they are not applied again."""
     committed = last_committed_try(table, committed_by(slot))
     if committed is not None and (applied := progress.discard_through(committed)):
-        log.info("Removed %s piece(s): try %s committed their rows to the table already", len(applied), committed)
+        log.info("Removed %s piece(s): try %s committed their rows already", len(applied), committed)
 
 
 def table_state(table: Any) -> pa.Table:
