@@ -23,6 +23,9 @@ from airflow_provider_octopods.protocol.text import shorten
 # A table's own properties, set when this provider creates it.
 TABLE_PROPERTIES = {
     "format-version": "2",
+    # pyiceberg would retry a lost commit by adding the same files to the new table; the merge
+    # decides again what a run replaces (iceberg.merge), so pyiceberg must not retry by itself.
+    "commit.retry.num-retries": "0",
     "write.parquet.compression-codec": "zstd",
     # Old metadata files go as commits add new ones (Iceberg keeps 100 otherwise, forever).
     "write.metadata.delete-after-commit.enabled": "true",
@@ -93,8 +96,16 @@ def open_table(iceberg_conn_id: str, aws_conn_id: str | None, ref: TableRef) -> 
             f"{where} exists with another schema: {'; '.join(problems)}. Nothing was fetched: "
             "choose another table, or migrate this one"
         )
+    _own_retries(table)
     probe_writable(table, where)
     return table
+
+
+def _own_retries(table: Any) -> None:
+    """A table made elsewhere gets ``TABLE_PROPERTIES``' commit retries too."""
+    if table.properties.get("commit.retry.num-retries") != TABLE_PROPERTIES["commit.retry.num-retries"]:
+        with table.transaction() as tx:
+            tx.set_properties({"commit.retry.num-retries": TABLE_PROPERTIES["commit.retry.num-retries"]})
 
 
 def _load_or_create(found: Any, ref: TableRef) -> Any:
