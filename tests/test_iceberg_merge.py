@@ -35,13 +35,13 @@ def new_table(folder: Path, name: str = "t") -> Any:
 
 
 def rows(specs: list[tuple[int, str | None, int | None]], fetched: datetime = NOW) -> pa.Table:
-    """Rows of (id, status or None for an error row, days before NOW it was sent or None)."""
+    """Rows of (id, status or None for an error row, days before ``fetched`` it was sent or None)."""
     return pa.Table.from_pylist(
         [
             {
                 "message_id": message_id,
                 "status": status,
-                "sent_at": None if status is None or days is None else NOW - timedelta(days=days),
+                "sent_at": None if status is None or days is None else fetched - timedelta(days=days),
                 "fetched_at": fetched,
                 "error_code": -1 if status is None else None,
                 "error": "refused" if status is None else None,
