@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowNotFoundException
+from pyiceberg.exceptions import (
+    BadRequestError,
+    ForbiddenError,
+    NoSuchTableError,
+    NotInstalledError,
+    OAuthError,
+    UnauthorizedError,
+)
 
 from airflow_provider_octopods.errors import OctopodsConfigError, OctopodsTableError
 from airflow_provider_octopods.iceberg import schema
@@ -31,8 +39,20 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "50",
 }
-# What a retry cannot change: a wrong setting, not an outage.
-_CONFIG_ERRORS = (ValueError, TypeError, KeyError, NotImplementedError, AirflowNotFoundException, ImportError)
+# What a retry cannot change: a wrong setting or a refusal, not an outage.
+_CONFIG_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    NotImplementedError,
+    ImportError,
+    AirflowNotFoundException,
+    BadRequestError,
+    ForbiddenError,
+    NotInstalledError,
+    OAuthError,
+    UnauthorizedError,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,12 @@ def _own_retries(table: Any) -> None:
 
 
 def _load_or_create(found: Any, ref: TableRef) -> Any:
+    """The table; created, with its namespace, only when missing (so that a catalog that lets
+    this task write the table but not create namespaces serves)."""
+    try:
+        return found.load_table((*ref.namespace, ref.name))
+    except NoSuchTableError:
+        pass
     found.create_namespace_if_not_exists(ref.namespace)
     return found.create_table_if_not_exists(
         (*ref.namespace, ref.name),
