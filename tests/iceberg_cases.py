@@ -40,6 +40,19 @@ def load_catalog(folder: Path) -> Any:
     )
 
 
+def duckdb_iceberg() -> Any:
+    """A DuckDB connection with DuckDB's own Iceberg reader, loaded from the extension wheels."""
+    import duckdb
+    import duckdb_extension_avro
+    import duckdb_extension_iceberg
+
+    connection = duckdb.connect()
+    for extension in (duckdb_extension_avro, duckdb_extension_iceberg):
+        [path] = Path(extension.__file__).parent.glob("extensions/*/*.duckdb_extension")
+        connection.execute(f"LOAD '{path}'")
+    return connection
+
+
 def run_case(dag_id: str, day: datetime = DAY, **conf: Any) -> Any:
     dag = load_dag(dag_id, file="tests/dags/octopods_iceberg_cases.py")
     return dag.test(run_conf={"case": dag_id, **conf}, logical_date=day)
