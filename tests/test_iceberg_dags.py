@@ -87,6 +87,12 @@ def _asset_events(uri: str) -> list[tuple[Any, Any]]:
         ]
 
 
+def _partitions_supported() -> bool:
+    from airflow.sdk.execution_time.context import OutletEventAccessor
+
+    return hasattr(OutletEventAccessor, "add_partitions")
+
+
 def test_the_asset_event_names_the_days_that_changed(warehouse: Path, emulator: Emulator) -> None:
     ids = emulator.add_messages(3, deliver_after=0)
     dag_run = run_case("iceberg_ids", messages=[*ids, 999])

@@ -71,7 +71,7 @@ class MessageStatusToIcebergOperator(BaseOperator):
     :param commit_attempts: commits tried when other writers commit first.
 
     The table's Asset is the first Asset in ``outlets`` (by default ``table_asset``): its event
-    names the days whose partitions changed (Airflow 3.2+ partition keys) and the snapshot.
+    names the days whose partitions changed (partition keys, Airflow 3.3+) and the snapshot.
 
     Returns (XCom) a summary: the snapshot, rows inserted and replaced, files and bytes added,
     rows by status, error rows, requests, seconds.
@@ -160,7 +160,7 @@ class MessageStatusToIcebergOperator(BaseOperator):
             return
         event = context["outlet_events"][asset]
         event.extra = {"table": self.table, "snapshot_id": result.merged.snapshot_id, "rows": result.rows}
-        if result.merged.days and hasattr(event, "add_partitions"):  # Airflow 3.2+
+        if result.merged.days and hasattr(event, "add_partitions"):  # Airflow 3.3+
             event.add_partitions(list(result.merged.days))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
