@@ -56,7 +56,24 @@ def _instances(ti: Any) -> int:
     return int(ti.get_ti_count(**query)) - int(ti.get_ti_count(**query, states=["removed"]))
 
 
-class MessageStatusToParquetOperator(BaseOperator):
+class StopsFetch:
+    """``on_kill`` for an operator that fetches (``snapshot.fetch``): its requests are cancelled
+    and the rows fetched are committed to the checkpoint, for the next try to resume from."""
+
+    # Made in the try's copy, on first use: one made in __init__ would be shared by every try's copy.
+    _stop: Stop | None = None
+
+    def _stopper(self) -> Stop:
+        """This try's stop, made by whichever comes first: the fetch or ``on_kill``."""
+        if self._stop is None:
+            self._stop = Stop()
+        return self._stop
+
+    def on_kill(self) -> None:
+        self._stopper().request()
+
+
+class MessageStatusToParquetOperator(StopsFetch, BaseOperator):
     """Write the status of every given message to Parquet: one row per unique message id.
 
     :param message_ids: ids or ``message_status_url``s (templated; an XCom list works too).
@@ -142,8 +159,6 @@ class MessageStatusToParquetOperator(BaseOperator):
         self.octopods_conn_id = octopods_conn_id
         # Every other parameter is an option of the run, of the same name: checked there, once.
         self.options = SnapshotOptions.from_parameters(output_path, locals())
-        # Made in the try's copy, on first use: one made here would be shared by every try's copy.
-        self._stop: Stop | None = None
         self._base_url: str | None = None  # the API read, once the connection is
         self._result: RunResult | None = None  # what the run wrote
 
@@ -200,13 +215,3 @@ class MessageStatusToParquetOperator(BaseOperator):
         # Also asked after a failure: before the connection was read, there is nothing to report.
         written = [] if self._result is None else self._result.output_paths
         return snapshot_lineage(self._base_url, self.message_ids_path, written)
-
-    def _stopper(self) -> Stop:
-        """This try's stop, made by whichever comes first: the fetch or ``on_kill``."""
-        if self._stop is None:
-            self._stop = Stop()
-        return self._stop
-
-    def on_kill(self) -> None:
-        """Stop the fetch: its requests are cancelled and the rows fetched are committed."""
-        self._stopper().request()

@@ -20,10 +20,10 @@ from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.iceberg import upkeep
 from airflow_provider_octopods.iceberg.catalog import TableRef, open_table
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS
-from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, task_slot
+from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, StopsFetch, task_slot
 from airflow_provider_octopods.reporting.tally import emit_count
 from airflow_provider_octopods.snapshot import checkpoint
-from airflow_provider_octopods.snapshot.fetch import Stop, fetch_snapshot
+from airflow_provider_octopods.snapshot.fetch import fetch_snapshot
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.table_plan import TableJob, TableOptions, plan_table
 from airflow_provider_octopods.snapshot.table_publish import TableRunResult, TaskTry, publish_to_table
@@ -40,7 +40,7 @@ def table_asset(iceberg_conn_id: str, table: str) -> Asset:
     return Asset(uri=f"{ASSET_SCHEME}://{iceberg_conn_id}/{path}", name=f"octopods_message_statuses:{ref}")
 
 
-class MessageStatusToIcebergOperator(BaseOperator):
+class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
     """Keep one Iceberg table of every message's current status: one row per message id.
 
     Each run inserts the given ids the table does not hold, and fetches again the rows the
@@ -113,7 +113,6 @@ class MessageStatusToIcebergOperator(BaseOperator):
         self.octopods_conn_id = octopods_conn_id
         # Every other parameter is an option of the run, of the same name: checked there, once.
         self.options = TableOptions.from_parameters(locals())
-        self._stop: Stop | None = None
         self._base_url: str | None = None
         self._result: TableRunResult | None = None
         self._location: str | None = None
@@ -178,16 +177,6 @@ class MessageStatusToIcebergOperator(BaseOperator):
                 )
             )
         return run_lineage(self._base_url, self.message_ids_path, outputs)
-
-    def _stopper(self) -> Stop:
-        if self._stop is None:
-            self._stop = Stop()
-        return self._stop
-
-    def on_kill(self) -> None:
-        """Stop the fetch: its requests are cancelled and the rows fetched are committed to the
-        checkpoint; nothing is committed to the table."""
-        self._stopper().request()
 
 
 class IcebergTableUpkeepOperator(BaseOperator):
