@@ -7,8 +7,10 @@ other file is touched. Each partition's rows are written in two files, sorted by
 the refresh policy fetches again together (rows fetched in the same runs come due together).
 
 A fetched error row never replaces a status the table holds: the status stays, the error is
-counted in the run's summary. The snapshot's summary names the task try; a try sequence whose
-snapshot is in the table commits nothing again. A commit that loses to another writer is
+counted in the run's summary. The snapshot's summary names the task try (``COMMITTED_BY``, the
+try sequence, and ``TRY_NUMBER``): a later try of the sequence discards what the committing
+try had fetched (``last_committed_try``), and a try whose commit landed unanswered does not
+commit again. A commit that loses to another writer is
 made again on the table as it then is, up to ``attempts`` times.
 """
 
@@ -36,8 +38,9 @@ from airflow_provider_octopods.status import TERMINAL_STATUSES
 
 ATTEMPTS = 8
 _ID_FIELD = field_id("message_id")
-# The snapshot summary's key naming the task try sequence that committed it.
+# The snapshot summary's keys naming the task try sequence, and the try, that committed it.
 COMMITTED_BY = "octopods.committed-by"
+TRY_NUMBER = "octopods.try-number"
 NO_SENT_AT = "no-sent-at"  # the partition key of rows with no sent_at
 
 
@@ -68,13 +71,23 @@ class _Rewrite:
     old_with_status: list[np.ndarray[Any, Any]] = field(default_factory=list)
 
 
-def committed_snapshot(table: Any, committed_by: str) -> Any:
-    """The table's snapshot committed by this try sequence, or None."""
+def committed_snapshot(table: Any, properties: Mapping[str, str]) -> Any:
+    """The table's snapshot committed by the try ``properties`` name, or None."""
     for snapshot in table.snapshots():
-        summary = snapshot.summary
-        if summary is not None and summary.additional_properties.get(COMMITTED_BY) == committed_by:
+        summary = {} if snapshot.summary is None else snapshot.summary.additional_properties
+        if all(summary.get(key) == properties[key] for key in (COMMITTED_BY, TRY_NUMBER)):
             return snapshot
     return None
+
+
+def last_committed_try(table: Any, committed_by: str) -> int | None:
+    """The last try of the try sequence ``committed_by`` that committed to the table, or None."""
+    tries = [
+        int(summary.additional_properties.get(TRY_NUMBER, 0))
+        for summary in (snapshot.summary for snapshot in table.snapshots())
+        if summary is not None and summary.additional_properties.get(COMMITTED_BY) == committed_by
+    ]
+    return max(tries, default=None)
 
 
 def merge(
@@ -90,7 +103,8 @@ def merge(
     rows = rows.cast(ARROW_SCHEMA).sort_by("message_id")
     for attempt in range(1, attempts + 1):
         table.refresh()
-        if (prior := committed_snapshot(table, properties[COMMITTED_BY])) is not None:
+        # A commit whose answer was lost (a catalog that timed out after committing) landed.
+        if (prior := committed_snapshot(table, properties)) is not None:
             return Merged(snapshot_id=prior.snapshot_id, already=True, attempts=attempt)
         if not rows.num_rows:
             return Merged(attempts=attempt)
@@ -123,9 +137,9 @@ def _merge_once(table: Any, rows: pa.Table, properties: Mapping[str, str], attem
         if kept.num_rows < before.num_rows
     ]
     out = pa.concat_tables([applied, *(kept for _, kept in touched)]).sort_by("message_id")
-    added = list(_write(table, out))
+    added = list(write_files(table, out))
     removed = [file for file, _ in touched]
-    _commit(table, properties, removed, added)
+    commit_files(table, properties, removed, added)
     replaced = int(np.isin(applied_ids.to_numpy(), old_ids).sum())
     return Merged(
         snapshot_id=table.current_snapshot().snapshot_id,
@@ -172,7 +186,7 @@ def _may_hold(data_file: Any, ids: np.ndarray[Any, Any]) -> bool:
     return bool(at < len(ids) and ids[at] <= hi)
 
 
-def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
+def write_files(table: Any, rows: pa.Table) -> Iterable[Any]:
     """Data files of ``rows`` (sorted), final rows apart from the others in each partition."""
     final = pc.is_in(rows.column("status"), pa.array(sorted(TERMINAL_STATUSES)))
     final = pc.fill_null(final, False)
@@ -183,7 +197,9 @@ def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
             yield from _dataframe_to_data_files(table.metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
 
 
-def _commit(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
+def commit_files(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
+    """One snapshot that removes ``removed`` and adds ``added``; on failure, the added files
+    are deleted again."""
     try:
         with table.transaction() as tx:
             update = tx.update_snapshot(snapshot_properties=dict(properties))

@@ -1,4 +1,5 @@
-"""MessageStatusToIcebergOperator: one Iceberg table of every message's current status.
+"""MessageStatusToIcebergOperator: one Iceberg table of every message's current status; and
+IcebergTableUpkeepOperator, which keeps it healthy.
 
 The run is three steps, ``snapshot.table_plan``, ``snapshot.fetch`` (the Parquet snapshot's)
 and ``snapshot.table_publish``; the table is opened through its catalog first
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
+from airflow_provider_octopods.iceberg import upkeep
 from airflow_provider_octopods.iceberg.catalog import TableRef, open_table
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS
 from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, task_slot
@@ -185,3 +188,60 @@ class MessageStatusToIcebergOperator(BaseOperator):
         """Stop the fetch: its requests are cancelled and the rows fetched are committed to the
         checkpoint; nothing is committed to the table."""
         self._stopper().request()
+
+
+class IcebergTableUpkeepOperator(BaseOperator):
+    """Keep the table healthy under daily runs: compact crowded partitions, then expire old
+    snapshots and delete the files only they held (see ``iceberg.upkeep``).
+
+    :param table: ``namespace.name``.
+    :param iceberg_conn_id: the Apache Iceberg provider's connection of the catalog.
+    :param aws_conn_id: as the table operator's.
+    :param keep_history: snapshots younger than this stay, so that the table can be read as
+        of any moment this long ago; the current snapshot always stays.
+    :param min_files_to_compact: a partition holding this many files or more is rewritten
+        into two (its final rows and its other rows).
+
+    Returns (XCom) what it did: partitions compacted, files read and written, snapshots
+    expired, files deleted.
+    """
+
+    ui_color = "#25d366"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        iceberg_conn_id: str = "iceberg_default",
+        aws_conn_id: str | None = None,
+        keep_history: timedelta = timedelta(days=30),
+        min_files_to_compact: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        TableRef.parse(table)
+        if keep_history < timedelta(0) or min_files_to_compact < 2:
+            wrong = f"{keep_history}, {min_files_to_compact}"
+            raise ValueError(f"need keep_history >= 0 and min_files_to_compact >= 2, not {wrong}")
+        super().__init__(**kwargs)
+        self.table = table
+        self.iceberg_conn_id = iceberg_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.keep_history = keep_history
+        self.min_files_to_compact = min_files_to_compact
+
+    def execute(self, context: Any) -> dict[str, int]:
+        table = open_table(self.iceberg_conn_id, self.aws_conn_id, TableRef.parse(self.table))
+        ti = context["ti"]
+        properties = {"octopods.operation": "compact", "octopods.dag-id": ti.dag_id}
+        properties["octopods.run-id"] = ti.run_id
+        partitions, read, written = upkeep.compact(table, self.min_files_to_compact, properties)
+        expired, deleted = upkeep.expire(table, datetime.now(UTC) - self.keep_history)
+        done = {
+            "partitions_compacted": partitions,
+            "files_compacted": read,
+            "files_written": written,
+            "snapshots_expired": expired,
+            "files_deleted": deleted,
+        }
+        self.log.info("Upkeep of %s: %s", self.table, done)
+        return done

@@ -48,7 +48,7 @@ PROGRESS_SUFFIX = ".octopods-progress"
 PIECE_COMPRESSION = "lz4"
 # The piece's sequence, the try that wrote it, its number in that try; a killed try on a
 # filesystem without unnamed files may also leave ``.piece-....parquet.tmp-<hex>`` (``staging``).
-_PIECE = re.compile(staged_pattern(r"piece-(?P<sequence>[0-9a-f]{16})-\d{3,}-\d{6}\.parquet"))
+_PIECE = re.compile(staged_pattern(r"piece-(?P<sequence>[0-9a-f]{16})-(?P<attempt>\d{3,})-\d{6}\.parquet"))
 _MAX_NAME = 200  # below the 255 bytes most filesystems and object stores allow per name
 
 
@@ -148,6 +148,17 @@ class Progress:
         for path in others:
             self.folder.fs.rm_file(path)
         return others
+
+    def discard_through(self, try_number: int) -> list[str]:
+        """Remove the pieces tries up to ``try_number`` wrote: their rows are in the output
+        already (a table commit that try made)."""
+        applied = []
+        for path, ours in self._listing():
+            match = _PIECE.fullmatch(posixpath.basename(path))
+            if ours and match is not None and int(match["attempt"]) <= try_number:
+                self.folder.fs.rm_file(path)
+                applied.append(path)
+        return applied
 
     def done_ids(self) -> np.ndarray[Any, Any]:
         """The ids the pieces hold (their id column alone is read)."""

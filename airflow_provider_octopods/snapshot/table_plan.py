@@ -21,7 +21,7 @@ import pyarrow as pa
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_octopods.iceberg.catalog import TableRef
-from airflow_provider_octopods.iceberg.merge import ATTEMPTS
+from airflow_provider_octopods.iceberg.merge import ATTEMPTS, last_committed_try
 from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
 from airflow_provider_octopods.reporting.durations import duration, least_time
 from airflow_provider_octopods.reporting.log import Log
@@ -111,12 +111,18 @@ class TablePlan:
         return round(time.monotonic() - self.job.started, 3)
 
 
+def committed_by(slot: Slot) -> str:
+    """The try sequence of a task instance, as its snapshots' summaries name it."""
+    return f"{slot.progress_folder}#{slot.sequence}"
+
+
 def plan_table(job: TableJob, options: TableOptions, table: Any, log: Log) -> TablePlan:
     """Decide the run from the inputs and the table (a pyiceberg ``Table``), and tell the log."""
     given = read_inputs(job, options.strict, log)
     slot = job.slot
     unit, rows, seconds = options.timestamp_unit, options.checkpoint_rows, options.checkpoint_seconds
     progress = open_checkpoint(slot, job.progress_root, unit, rows, seconds, log)
+    _drop_committed(progress, table, slot, log)
     state = table_state(table)
     held = np.sort(state.column("message_id").to_numpy())
     new = np.setdiff1d(given.ids, held)
@@ -131,6 +137,14 @@ def plan_table(job: TableJob, options: TableOptions, table: Any, log: Log) -> Ta
     plan = replace(plan, resumed=np.intersect1d(progress.done_ids(), plan.to_fetch))
     _announce(plan, table, log)
     return plan
+
+
+def _drop_committed(progress: Progress, table: Any, slot: Slot, log: Log) -> None:
+    """A try killed after its commit, before removing its pieces, left rows the table holds:
+    they are not applied again."""
+    committed = last_committed_try(table, committed_by(slot))
+    if committed is not None and (applied := progress.discard_through(committed)):
+        log.info("Removed %s piece(s): try %s committed their rows already", len(applied), committed)
 
 
 def table_state(table: Any) -> pa.Table:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, Merged, merge
+from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, TRY_NUMBER, Merged, merge
 from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, Fetched
 from airflow_provider_octopods.snapshot.publish import check_error_ratio
-from airflow_provider_octopods.snapshot.table_plan import TablePlan
+from airflow_provider_octopods.snapshot.table_plan import TablePlan, committed_by
 
 _BATCH_ROWS = 65_536
 
@@ -32,14 +32,13 @@ class TaskTry:
     def properties(self, plan: TablePlan) -> dict[str, str]:
         """The snapshot summary's properties; ``COMMITTED_BY`` names the try sequence, so that
         a later try of it finds its commit."""
-        slot = plan.job.slot
         return {
             "octopods.dag-id": self.dag_id,
             "octopods.run-id": self.run_id,
             "octopods.task-id": self.task_id,
             "octopods.map-index": str(self.map_index),
-            "octopods.try-number": str(self.try_number),
-            COMMITTED_BY: f"{slot.progress_folder}#{slot.sequence}",
+            TRY_NUMBER: str(self.try_number),
+            COMMITTED_BY: committed_by(plan.job.slot),
         }
 
 
