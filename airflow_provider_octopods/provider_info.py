@@ -23,7 +23,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": PACKAGE_NAME,
         "name": "Octopods",
         "description": "Octopods WhatsApp Business API: wait for message delivery, "
-        "and snapshot message statuses to Parquet.",
+        "snapshot message statuses to Parquet, or keep them in an Iceberg table.",
         "versions": [__version__],
         "integrations": [
             {
@@ -33,7 +33,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [_modules("airflow_provider_octopods.hooks.octopods")],
-        "operators": [_modules("airflow_provider_octopods.operators.message_status")],
+        "operators": [
+            _modules(
+                "airflow_provider_octopods.operators.message_status",
+                "airflow_provider_octopods.operators.message_status_iceberg",
+            )
+        ],
         "sensors": [_modules("airflow_provider_octopods.sensors.message_status")],
         "triggers": [_modules("airflow_provider_octopods.triggers.message_status")],
         "connection-types": [

@@ -69,6 +69,35 @@ def test_two_days_keep_one_row_per_id_with_the_emulators_truth(warehouse: Path, 
     assert _statuses(before) == _statuses(one)
 
 
+def _asset_events(uri: str) -> list[tuple[Any, Any]]:
+    """(partition key, extra) of the Asset's events, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = select(AssetEvent.partition_key, AssetEvent.extra).join(
+        AssetModel, AssetEvent.asset_id == AssetModel.id
+    )
+    with create_session() as session:
+        return [
+            tuple(row) for row in session.execute(query.where(AssetModel.uri == uri).order_by(AssetEvent.id))
+        ]
+
+
+def test_the_asset_event_names_the_days_that_changed(warehouse: Path, emulator: Emulator) -> None:
+    ids = emulator.add_messages(3, deliver_after=0)
+    dag_run = run_case("iceberg_ids", messages=[*ids, 999])
+    assert dag_run.state == "success"
+    summary = task_xcom(dag_run, "table")
+    events = _asset_events("iceberg://iceberg_default/octopods/message_statuses")
+    assert (
+        sorted(key for key, _ in events)
+        == sorted(summary["days"])
+        == sorted([summary["days"][0], "no-sent-at"])
+    )
+    assert all(extra["snapshot_id"] == summary["snapshot_id"] and extra["rows"] == 4 for _, extra in events)
+
+
 def test_a_cleared_and_re_run_task_changes_nothing(warehouse: Path, emulator: Emulator) -> None:
     ids = emulator.add_messages(12, deliver_after=0)
     assert run_case("iceberg_ids", messages=ids).state == "success"

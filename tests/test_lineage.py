@@ -84,6 +84,45 @@ def test_the_snapshot_reports_its_lineage(tmp_path: Path, emulator: Emulator, ai
     assert statistics["fileCount"] == 1
 
 
+def test_the_table_operator_reports_the_table_as_its_output(
+    tmp_path: Path, emulator: Emulator, airflow_db: str
+) -> None:
+    from tests.iceberg_cases import catalog_connection
+
+    ids = emulator.add_messages(7, deliver_after=0)
+    events_file = tmp_path / "openlineage.jsonl"
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_OCTOPODS_DEFAULT": emulator.connection_json(),
+        "AIRFLOW_CONN_ICEBERG_DEFAULT": catalog_connection(tmp_path),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(events_file), "append": True}
+        ),
+    }
+    conf = json.dumps({"case": "iceberg_ids", "messages": ids})
+    command = [sys.executable, "-m", "airflow", "dags", "test", "iceberg_ids", "2026-11-24", "-c", conf]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=240)
+    assert "state=success" in result.stdout + result.stderr, result.stderr[-3000:]
+
+    [complete] = [
+        e
+        for e in _events(events_file)
+        if e["eventType"] == "COMPLETE" and e["job"]["name"] == "iceberg_ids.table"
+    ]
+    [output] = complete["outputs"]
+    assert (output["namespace"], output["name"]) == ("iceberg://iceberg_default", "octopods.message_statuses")
+    [location] = output["facets"]["symlinks"]["identifiers"]
+    assert location == {
+        "namespace": "file",
+        "name": f"{tmp_path}/warehouse/octopods/message_statuses",
+        "type": "LOCATION",
+    }
+    fields = [(f["name"], f["type"]) for f in output["facets"]["schema"]["fields"]]
+    assert fields == [(f.name, str(f.type)) for f in snapshot_schema()]
+    statistics = output["outputFacets"]["outputStatistics"]
+    assert statistics["rowCount"] == len(ids) and statistics["fileCount"] == 1 and statistics["size"] > 0
+
+
 def test_no_lineage_before_the_connection_was_read() -> None:
     """OpenLineage also asks after a failure; one before anything was read reports nothing."""
     from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator

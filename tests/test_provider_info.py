@@ -100,7 +100,10 @@ def test_airflow_providers_get_shows_the_modules_and_the_documentation_link() ->
     }
     assert declared == {
         "hooks": ["airflow_provider_octopods.hooks.octopods"],
-        "operators": ["airflow_provider_octopods.operators.message_status"],
+        "operators": [
+            "airflow_provider_octopods.operators.message_status",
+            "airflow_provider_octopods.operators.message_status_iceberg",
+        ],
         "sensors": ["airflow_provider_octopods.sensors.message_status"],
         "triggers": ["airflow_provider_octopods.triggers.message_status"],
     }

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowNotFoundException
+from pyiceberg.exceptions import (
+    BadRequestError,
+    ForbiddenError,
+    NoSuchTableError,
+    NotInstalledError,
+    OAuthError,
+    UnauthorizedError,
+)
 
 from airflow_provider_octopods.errors import OctopodsConfigError, OctopodsTableError
 from airflow_provider_octopods.iceberg import schema
@@ -23,13 +31,28 @@ from airflow_provider_octopods.protocol.text import shorten
 # A table's own properties, set when this provider creates it.
 TABLE_PROPERTIES = {
     "format-version": "2",
+    # pyiceberg would retry a lost commit by adding the same files to the new table; the merge
+    # decides again what a run replaces (iceberg.merge), so pyiceberg must not retry by itself.
+    "commit.retry.num-retries": "0",
     "write.parquet.compression-codec": "zstd",
     # Old metadata files go as commits add new ones (Iceberg keeps 100 otherwise, forever).
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "50",
 }
-# What a retry cannot change: a wrong setting, not an outage.
-_CONFIG_ERRORS = (ValueError, TypeError, KeyError, NotImplementedError, AirflowNotFoundException, ImportError)
+# What a retry cannot change: a wrong setting or a refusal, not an outage.
+_CONFIG_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    NotImplementedError,
+    ImportError,
+    AirflowNotFoundException,
+    BadRequestError,
+    ForbiddenError,
+    NotInstalledError,
+    OAuthError,
+    UnauthorizedError,
+)
 
 
 @dataclass(frozen=True)
@@ -93,11 +116,25 @@ def open_table(iceberg_conn_id: str, aws_conn_id: str | None, ref: TableRef) -> 
             f"{where} exists with another schema: {'; '.join(problems)}. Nothing was fetched: "
             "choose another table, or migrate this one"
         )
+    _own_retries(table)
     probe_writable(table, where)
     return table
 
 
+def _own_retries(table: Any) -> None:
+    """A table made elsewhere gets ``TABLE_PROPERTIES``' commit retries too."""
+    if table.properties.get("commit.retry.num-retries") != TABLE_PROPERTIES["commit.retry.num-retries"]:
+        with table.transaction() as tx:
+            tx.set_properties({"commit.retry.num-retries": TABLE_PROPERTIES["commit.retry.num-retries"]})
+
+
 def _load_or_create(found: Any, ref: TableRef) -> Any:
+    """The table; created, with its namespace, only when missing (so that a catalog that lets
+    this task write the table but not create namespaces serves)."""
+    try:
+        return found.load_table((*ref.namespace, ref.name))
+    except NoSuchTableError:
+        pass
     found.create_namespace_if_not_exists(ref.namespace)
     return found.create_table_if_not_exists(
         (*ref.namespace, ref.name),

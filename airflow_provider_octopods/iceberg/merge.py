@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
 from airflow_provider_octopods.errors import OctopodsTableError
@@ -110,12 +110,12 @@ def merge(
             return Merged(attempts=attempt)
         try:
             return _merge_once(table, rows, properties, attempt)
-        except CommitFailedException:
+        except (CommitFailedException, ValidationException):
             if attempt == attempts:
                 break
             sleep(min(0.1 * 2**attempt, 5.0) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
     raise OctopodsTableError(
-        f"Iceberg table {table.name()}: other writers committed first {attempts} times; "
+        f"Iceberg table {'.'.join(table.name())}: other writers committed first {attempts} times; "
         "nothing of this try was applied, and the next try commits its rows"
     )
 

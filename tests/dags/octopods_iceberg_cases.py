@@ -18,6 +18,7 @@ FAST: dict[str, Any] = {"max_requests_per_second": 5000, "max_concurrency": 32}
 CASES: dict[str, dict[str, Any]] = {
     "iceberg_ids": {"message_ids": "{{ params.messages }}", "max_error_ratio": 0.5},
     "iceberg_retried": {"message_ids": "{{ params.messages }}", "retries": 2, "retry_delay": timedelta(0)},
+    "iceberg_s3": {"message_ids": "{{ params.messages }}", "aws_conn_id": "aws_warehouse"},
     "iceberg_other_table": {"message_ids": "{{ params.messages }}", "table": "octopods.other"},
     "iceberg_full_refresh": {
         "message_ids": "{{ params.messages }}",
