@@ -13,12 +13,16 @@ since WhatsApp implies delivery on read. Failure reasons are ranked by count.
 - time to read: ``read_at - sent_at``, over messages read.
 Percentiles p50, p90, p99, in seconds; for the day and by hour of send (UTC). Error rows have
 no send time: they count in the day's figures, in no hour's.
+
+The rows come from a Parquet snapshot (``read_snapshot``) or from the Iceberg table of current
+statuses (``read_table``: now, or as of an earlier snapshot), in the same columns.
 """
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 PERCENTILES = (0.5, 0.9, 0.99)
 DELIVERED_OR_READ = ("delivered", "read")
+ICEBERG_URI = "iceberg://"  # the table operator's Asset: iceberg://<conn_id>/<namespace>/<table>
 
 # The one statement of the rates: docs/analytics.md includes it, the terminal summary and the
 # picture print it, and the report's Parquet tables carry it as their columns' metadata.
@@ -113,9 +118,35 @@ def delivery_report(snapshot: pd.DataFrame) -> DeliveryReport:
 
 
 def read_snapshot(path: str | Path) -> pd.DataFrame:
-    """A snapshot partition (a directory of part files) or one file, as a DataFrame."""
+    """A snapshot partition (a directory of part files) or one file, as a DataFrame; or the
+    Iceberg table of an ``iceberg://<iceberg_conn_id>/<namespace>/<table>`` Asset URI (the
+    table operator's), opened through that Airflow connection."""
+    if str(path).startswith(ICEBERG_URI):
+        return read_table(_table_of(str(path)))
     frame: pd.DataFrame = pq.read_table(str(path), partitioning=None).to_pandas()
     return frame
+
+
+def read_table(table: Any, snapshot_id: int | None = None, as_of: datetime | None = None) -> pd.DataFrame:
+    """The rows of the Iceberg table of current statuses (a pyiceberg ``Table``), with the
+    columns ``read_snapshot`` gives: now, or as of a snapshot id or a moment (the snapshot
+    current then), to report on the statuses as they were."""
+    if as_of is not None:
+        snapshot = table.snapshot_as_of_timestamp(round(as_of.timestamp() * 1000))
+        if snapshot is None:
+            raise ValueError(f"Iceberg table {table.name()} has no snapshot as of {as_of.isoformat()}")
+        snapshot_id = snapshot.snapshot_id
+    frame: pd.DataFrame = table.scan(snapshot_id=snapshot_id).to_arrow().to_pandas()
+    return frame
+
+
+def _table_of(uri: str) -> Any:
+    from airflow_provider_octopods.iceberg.catalog import catalog
+
+    conn_id, _, path = uri.removeprefix(ICEBERG_URI).partition("/")
+    if not conn_id or path.count("/") < 1:
+        raise ValueError(f"not an Iceberg table's URI (iceberg://<conn_id>/<namespace>/<table>): {uri}")
+    return catalog(conn_id, None).load_table(tuple(path.split("/")))
 
 
 def write_report(

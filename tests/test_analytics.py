@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_octopods.analytics import delivery_report, write_report
+from airflow_provider_octopods.analytics import delivery_report, read_snapshot, read_table, write_report
+from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, merge
+from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
+from tests.iceberg_cases import TABLE, load_catalog, use_catalog
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -115,3 +121,63 @@ def test_the_obvious_sql_gives_the_report_s_figures(snapshot: pd.DataFrame, tmp_
     assert round(delivered / frame.height, 4) == s["delivery_rate"]
     # An average of the comparison skips error rows (null compared is null): not the rate.
     assert round(frame["status"].is_in(["delivered", "read"]).mean(), 4) == round(7 / 10, 4)
+
+
+def _rows(frame: pd.DataFrame) -> pa.Table:
+    """The fixture's rows as the operators write them: every column, one message id each."""
+    full = frame.assign(message_id=range(1, len(frame) + 1), fetched_at=T0 + timedelta(hours=3))
+    full["error_code"] = full["status"].isna().map({True: -1, False: None})
+    full = full.reindex(columns=ARROW_SCHEMA.names).astype(object)
+    return pa.Table.from_pandas(full.where(full.notna(), None), schema=ARROW_SCHEMA, preserve_index=False)
+
+
+@pytest.fixture
+def table(tmp_path: Path, snapshot: pd.DataFrame) -> Any:
+    """A real table of a SQLite catalog, made as the table operator makes it, holding
+    ``snapshot`` in its first Iceberg snapshot."""
+    from airflow_provider_octopods.iceberg import schema
+
+    catalog = load_catalog(tmp_path)
+    catalog.create_namespace("octopods")
+    created = catalog.create_table(
+        TABLE,
+        schema=schema.table_schema(),
+        partition_spec=schema.partition_spec(),
+        sort_order=schema.sort_order(),
+    )
+    merge(created, _rows(snapshot), {COMMITTED_BY: "day one"})
+    return created
+
+
+def test_the_table_gives_what_the_parquet_snapshot_gives(
+    table: Any, snapshot: pd.DataFrame, tmp_path: Path
+) -> None:
+    pq.write_table(_rows(snapshot), tmp_path / "part-00000.parquet")
+    from_parquet = read_snapshot(tmp_path / "part-00000.parquet")
+    from_table = read_table(table).sort_values("message_id", ignore_index=True)
+    pd.testing.assert_frame_equal(from_table, from_parquet)
+    assert delivery_report(from_table).summary == delivery_report(snapshot).summary
+
+
+def test_the_table_as_of_an_earlier_snapshot(table: Any, snapshot: pd.DataFrame) -> None:
+    """The statuses as they were: by snapshot id, or by a moment (the snapshot current then)."""
+    first = table.current_snapshot()
+    still_sent = snapshot["status"] == "sent"
+    later = snapshot.assign(status=snapshot["status"].mask(still_sent, "read"))
+    merge(table, _rows(later).filter(pc.field("status") == "read"), {COMMITTED_BY: "day two"})
+    assert delivery_report(read_table(table)).summary["by_status"]["read"] == 4
+    day_one = delivery_report(snapshot).summary
+    assert delivery_report(read_table(table, snapshot_id=first.snapshot_id)).summary == day_one
+    moment = datetime.fromtimestamp(first.timestamp_ms / 1000, UTC)
+    assert delivery_report(read_table(table, as_of=moment)).summary == day_one
+    with pytest.raises(ValueError, match="no snapshot as of"):
+        read_table(table, as_of=moment - timedelta(days=1))
+
+
+def test_the_table_by_its_asset_uri(table: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table operator's Asset URI opens the table through the Airflow connection it names."""
+    use_catalog(monkeypatch, tmp_path)
+    frame = read_snapshot("iceberg://iceberg_default/octopods/message_statuses")
+    pd.testing.assert_frame_equal(frame, read_table(table))
+    with pytest.raises(ValueError, match="not an Iceberg table's URI"):
+        read_snapshot("iceberg://iceberg_default/message_statuses")

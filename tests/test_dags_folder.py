@@ -24,4 +24,5 @@ def test_dagbag_loads_every_example_without_errors_or_warnings() -> None:
         "octopods_daily_snapshot",
         "octopods_statuses_refresh",
         "octopods_rolling_snapshot",
+        "octopods_iceberg_table",
     } <= set(bag.dag_ids)
