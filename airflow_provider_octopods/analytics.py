@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 PERCENTILES = (0.5, 0.9, 0.99)
 DELIVERED_OR_READ = ("delivered", "read")
-ICEBERG_URI = "iceberg://"  # the table operator's Asset: iceberg://<conn_id>/<namespace>/<table>
+# The table operator's Asset (iceberg.catalog.TableRef.asset_uri), told apart without pyiceberg.
+ICEBERG_URI = "iceberg://"
 
 # The one statement of the rates: docs/analytics.md includes it, the terminal summary and the
 # picture print it, and the report's Parquet tables carry it as their columns' metadata.
@@ -141,12 +142,10 @@ def read_table(table: Any, snapshot_id: int | None = None, as_of: datetime | Non
 
 
 def _table_of(uri: str) -> Any:
-    from airflow_provider_octopods.iceberg.catalog import catalog
+    from airflow_provider_octopods.iceberg.catalog import TableRef, catalog
 
-    conn_id, _, path = uri.removeprefix(ICEBERG_URI).partition("/")
-    if not conn_id or path.count("/") < 1:
-        raise ValueError(f"not an Iceberg table's URI (iceberg://<conn_id>/<namespace>/<table>): {uri}")
-    return catalog(conn_id, None).load_table(tuple(path.split("/")))
+    conn_id, ref = TableRef.from_asset_uri(uri)
+    return catalog(conn_id, None).load_table((*ref.namespace, ref.name))
 
 
 def write_report(

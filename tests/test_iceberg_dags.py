@@ -72,8 +72,8 @@ def test_two_days_keep_one_row_per_id_with_the_emulators_truth(warehouse: Path, 
     assert dict(duck.sql(f"select message_id, status from {old}").fetchall()) == _statuses(one)
 
 
-def _asset_events(uri: str) -> list[tuple[Any, Any]]:
-    """(partition key, extra) of the Asset's events, oldest first."""
+def _asset_events(uri: str, dag_run: Any) -> list[tuple[Any, Any]]:
+    """(partition key, extra) of the Asset's events from ``dag_run``, oldest first."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -98,7 +98,7 @@ def test_the_asset_event_names_the_days_that_changed(warehouse: Path, emulator: 
     dag_run = run_case("iceberg_ids", messages=[*ids, 999])
     assert dag_run.state == "success"
     summary = task_xcom(dag_run, "table")
-    events = _asset_events("iceberg://iceberg_default/octopods/message_statuses")
+    events = _asset_events("iceberg://iceberg_default/octopods/message_statuses", dag_run)
     assert (
         sorted(key for key, _ in events)
         == sorted(summary["days"])

@@ -28,6 +28,7 @@ from airflow_provider_octopods.errors import OctopodsConfigError, OctopodsTableE
 from airflow_provider_octopods.iceberg import schema
 from airflow_provider_octopods.protocol.text import shorten
 
+ASSET_SCHEME = "iceberg"
 # A table's own properties, set when this provider creates it.
 TABLE_PROPERTIES = {
     "format-version": "2",
@@ -72,6 +73,20 @@ class TableRef:
 
     def __str__(self) -> str:
         return ".".join((*self.namespace, self.name))
+
+    def asset_uri(self, iceberg_conn_id: str) -> str:
+        """``iceberg://<catalog connection>/<namespace levels>/<table>``: the table's Asset."""
+        return f"{ASSET_SCHEME}://{iceberg_conn_id}/{'/'.join((*self.namespace, self.name))}"
+
+    @classmethod
+    def from_asset_uri(cls, uri: str) -> tuple[str, TableRef]:
+        """The catalog connection and the table of an ``asset_uri``."""
+        conn_id, _, path = uri.removeprefix(f"{ASSET_SCHEME}://").partition("/")
+        if not uri.startswith(f"{ASSET_SCHEME}://") or not conn_id or path.count("/") < 1:
+            raise ValueError(
+                f"not an Iceberg table's URI ({ASSET_SCHEME}://<conn_id>/<namespace>/<table>): {uri}"
+            )
+        return conn_id, cls.parse(path.replace("/", "."))
 
 
 def s3_properties(aws_conn_id: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.iceberg import upkeep
-from airflow_provider_octopods.iceberg.catalog import TableRef, open_table
+from airflow_provider_octopods.iceberg.catalog import ASSET_SCHEME, TableRef, open_table
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS
 from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, StopsFetch, task_slot
 from airflow_provider_octopods.reporting.tally import emit_count
@@ -29,15 +29,12 @@ from airflow_provider_octopods.snapshot.table_plan import TableJob, TableOptions
 from airflow_provider_octopods.snapshot.table_publish import TableRunResult, TaskTry, publish_to_table
 from airflow_provider_octopods.templated import as_list
 
-ASSET_SCHEME = "iceberg"
-
 
 def table_asset(iceberg_conn_id: str, table: str) -> Asset:
     """The table's Asset: ``iceberg://<catalog connection>/<namespace>/<table>``; its
     OpenLineage dataset is ``iceberg://<catalog connection>`` and ``<namespace>.<table>``."""
     ref = TableRef.parse(table)
-    path = "/".join((*ref.namespace, ref.name))
-    return Asset(uri=f"{ASSET_SCHEME}://{iceberg_conn_id}/{path}", name=f"octopods_message_statuses:{ref}")
+    return Asset(uri=ref.asset_uri(iceberg_conn_id), name=f"octopods_message_statuses:{ref}")
 
 
 class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
