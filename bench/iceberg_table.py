@@ -1,0 +1,337 @@
+"""What a day's run costs on the Iceberg table of current statuses, against the Parquet
+operator's rolling snapshot of the same day; and what reading the last week costs from each.
+No Airflow run and no emulator: the rows are built with pyarrow in the snapshot's schema.
+
+- The table: a pyiceberg SQL catalog on SQLite, its warehouse in a temp folder, created with
+  the provider's schema, partitioning, sort order and table properties. It is filled with
+  ``--days`` days of ``--per-day`` messages (ids increasing with ``sent_at``), one
+  ``merge.merge`` per day, each day's rows as they stand today: final (read, failed) but for
+  the share that stays delivered or sent. Each day's partition then holds a file of final
+  rows and one of the others: the layout daily runs leave (the not-final rows of a day are
+  fetched, and rewritten, together).
+- The day's run, one ``merge.merge``: ``--per-day`` new rows sent today, and ``--changed`` rows
+  of earlier days fetched again, the not-final rows of the days the refresh policy makes due
+  (the default ``RefreshPolicy``: 1, 3, 7, 11, ... days back; the share of not-final rows per
+  day is set so that these days hold ``--changed`` rows); a quarter of them read since.
+  Printed: the merge's wall time, the bytes it wrote (data files, and metadata: manifests,
+  manifest list, table metadata, i.e. the files new in the warehouse), files added/removed.
+- The same day as the rolling example (dags/octopods_rolling_snapshot.py) does it: the whole
+  ``--window``-day window (today's rows and the last days' as they stand after the run)
+  written with ``SnapshotWriter`` (zstd, as the operator) into one new partition.
+  Printed: write time, bytes, and Iceberg bytes / rolling bytes (the issue's target: at most
+  a quarter; the commit within 30 s on a 2-core machine).
+- Reading the current status of every message of the window: from the table with pyiceberg
+  (``scan(row_filter=GreaterThanOrEqual("sent_at", ...)).to_arrow()``) and with Polars
+  (``scan_iceberg``), against reading the rolling snapshot's newest folder with
+  ``pyarrow.dataset`` and Polars.
+
+``--table-property KEY=VALUE`` (repeatable) sets a table property at creation, to compare
+writer settings (e.g. ``write.parquet.compression-level=9``).
+
+    .venv/bin/python bench/iceberg_table.py [--days 30] [--per-day 100000] [--changed 100000] [--window 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import GreaterThanOrEqual
+
+from airflow_provider_octopods.emulator.state import FAILURE_REASONS
+from airflow_provider_octopods.iceberg import schema
+from airflow_provider_octopods.iceberg.catalog import TABLE_PROPERTIES
+from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, merge
+from airflow_provider_octopods.parquet.writer import SnapshotWriter
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
+
+T = TypeVar("T")
+SCHEMA = schema.ARROW_SCHEMA
+START = datetime(2026, 11, 1, tzinfo=UTC)
+DAY_US = 86_400_000_000
+RECIPIENTS = 1_000_000  # distinct phone numbers: customers get several messages a month
+FAILED_SHARE = 0.06
+BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A local file for ``SnapshotWriter``: the parts of ``ObjectStoragePath`` it uses."""
+
+    path: str
+    protocol: str = "file"
+    fs: Any = None
+
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    done = work()
+    return done, time.perf_counter() - started
+
+
+def random_strings(
+    rng: np.random.Generator, count: int, prefix: bytes, alphabet: bytes, length: int
+) -> pa.Array:
+    """``count`` strings ``prefix`` + ``length`` random characters of ``alphabet``."""
+    width = len(prefix) + length
+    chars = np.empty((count, width), np.uint8)
+    chars[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    chars[:, len(prefix) :] = np.frombuffer(alphabet, np.uint8)[
+        rng.integers(0, len(alphabet), (count, length))
+    ]
+    offsets = pa.py_buffer((np.arange(count + 1, dtype=np.int32) * width).tobytes())
+    return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(chars.tobytes()))
+
+
+def request_ids(rng: np.random.Generator, count: int) -> pa.Array:
+    return random_strings(rng, count, b"req_", b"0123456789abcdef", 32)
+
+
+def timestamps(values: np.ndarray[Any, Any], present: np.ndarray[Any, Any] | None = None) -> pa.Array:
+    mask = None if present is None else ~present
+    return pa.array(values.astype(np.int64), type=pa.int64(), mask=mask).cast(SCHEMA.field("sent_at").type)
+
+
+class Traffic:
+    """The messages of each day, as they stand today, in the snapshot's schema."""
+
+    def __init__(self, seed: int, per_day: int, not_final_share: float) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.per_day = per_day
+        self.not_final_share = not_final_share
+        self.phones = random_strings(self.rng, RECIPIENTS, b"+", b"0123456789", 11)
+
+    def day(self, day: int, today: bool) -> pa.Table:
+        """Day ``day``'s messages (ids from ``day * per_day``), fetched at the end of the day
+        (``today``: the run's day, half of the reads still to come) or later."""
+        rng, count = self.rng, self.per_day
+        sent = START.timestamp() * 1e6 + day * DAY_US + np.sort(rng.uniform(0, DAY_US, count))
+        not_final = 0.5 if today else self.not_final_share
+        shares = [1 - FAILED_SHARE - not_final, FAILED_SHARE, not_final * 0.8, not_final * 0.2]
+        status = np.array([READ, FAILED, DELIVERED, SENT])[rng.choice(4, count, p=shares)]
+        delivered = sent + rng.exponential(5e6, count)
+        read_at = delivered + rng.exponential(2 * 3600e6, count)
+        fetched = START.timestamp() * 1e6 + (day + 1) * DAY_US + rng.uniform(0, 600e6, count)
+        reasons = np.array(FAILURE_REASONS, dtype=object)[rng.integers(0, len(FAILURE_REASONS), count)]
+        columns = {
+            "message_id": pa.array(np.arange(day * count, (day + 1) * count, dtype=np.int64)),
+            "status": pa.array(status),
+            "phone_number": self.phones.take(pa.array(rng.integers(0, RECIPIENTS, count))),
+            "channel_message_id": random_strings(rng, count, b"wamid.", BASE62, 48),
+            "sent_at": timestamps(sent),
+            "delivered_at": timestamps(delivered, (status == DELIVERED) | (status == READ)),
+            "read_at": timestamps(read_at, status == READ),
+            "failure_reason": pa.array(np.where(status == FAILED, reasons, None), type=pa.string()),
+            "request_id": request_ids(rng, count),
+            "fetched_at": timestamps(fetched),
+            "error_code": pa.nulls(count, pa.int32()),
+            "error": pa.nulls(count, pa.string()),
+        }
+        return pa.table(columns, schema=SCHEMA)
+
+    def fetched_again(self, rows: pa.Table, now: datetime) -> pa.Table:
+        """``rows`` (not final) as a fetch at ``now`` answers: a quarter read since."""
+        count = rows.num_rows
+        became_read = self.rng.random(count) < 0.25
+        status = np.where(became_read, READ, np.asarray(rows.column("status").to_pylist(), dtype=object))
+        sent = rows.column("sent_at").cast(pa.int64()).to_numpy()
+        delivered = pc.fill_null(rows.column("delivered_at").cast(pa.int64()), pa.scalar(0)).to_numpy()
+        delivered = np.where(delivered > 0, delivered, sent + self.rng.exponential(5e6, count))
+        read_at = sent + self.rng.uniform(DAY_US / 2, (now.timestamp() * 1e6 - sent) * 0.99)
+        updated = {
+            "status": pa.array(status, type=pa.string()),
+            "delivered_at": timestamps(delivered, (status == DELIVERED) | (status == READ)),
+            "read_at": timestamps(read_at, became_read),
+            "request_id": request_ids(self.rng, count),
+            "fetched_at": timestamps(np.full(count, now.timestamp() * 1e6)),
+        }
+        for name, values in updated.items():
+            rows = rows.set_column(SCHEMA.get_field_index(name), SCHEMA.field(name), values)
+        return rows
+
+
+def due_days(days: int) -> list[int]:
+    """How many days back the default refresh policy makes a day's not-final rows due: each
+    waits twice its age at the last fetch, at most ``ceiling``, until ``horizon``."""
+    policy, back, found = RefreshPolicy(), 1, []
+    ceiling = policy.ceiling // timedelta(days=1)
+    while back <= min(days, policy.horizon // timedelta(days=1)):
+        found.append(back)
+        back += min(2 * back, ceiling)
+    return found
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def folder_bytes(root: Path) -> dict[str, int]:
+    return {str(path): path.stat().st_size for path in root.rglob("*") if path.is_file()}
+
+
+def create_table(folder: Path, properties: dict[str, str]) -> Any:
+    catalog = SqlCatalog(
+        "bench", uri=f"sqlite:///{folder}/catalog.db", warehouse=f"file://{folder}/warehouse"
+    )
+    catalog.create_namespace("octopods")
+    return catalog.create_table(
+        "octopods.message_statuses",
+        schema=schema.table_schema(),
+        partition_spec=schema.partition_spec(),
+        sort_order=schema.sort_order(),
+        properties={**TABLE_PROPERTIES, **properties},
+    )
+
+
+def build(table: Any, traffic: Traffic, days: int) -> list[pa.Table]:
+    """The table's history, one merge a day; the days' rows, kept for the run and the window."""
+    history = []
+    for day in range(days):
+        rows = traffic.day(day, today=False)
+        merge(table, rows, {COMMITTED_BY: f"build-{day}"})
+        history.append(rows)
+    return history
+
+
+def run_rows(traffic: Traffic, history: list[pa.Table], now: datetime) -> tuple[pa.Table, list[int]]:
+    """The day's fetched rows: today's new ones and the not-final rows of the due days."""
+    days = len(history)
+    due = [days - back for back in due_days(days)]
+    final = pa.array([READ, FAILED])
+    changed = [
+        traffic.fetched_again(
+            history[day].filter(pc.invert(pc.is_in(history[day].column("status"), final))), now
+        )
+        for day in due
+    ]
+    return pa.concat_tables([traffic.day(days, today=True), *changed]), due
+
+
+def window_rows(history: list[pa.Table], fetched: pa.Table, window: int) -> pa.Table:
+    """The rolling snapshot's rows: every message of the window as it stands after the run."""
+    older = pa.concat_tables(history[len(history) - (window - 1) :])
+    fresh_ids = fetched.column("message_id")
+    low = older.column("message_id")[0]
+    fresh = fetched.filter(pc.greater_equal(fresh_ids, low))
+    kept = older.filter(pc.invert(pc.is_in(older.column("message_id"), fresh.column("message_id"))))
+    return pa.concat_tables([kept, fresh]).sort_by("message_id")
+
+
+def rolling(folder: Path, rows: pa.Table) -> tuple[float, int]:
+    """The window written as the operator does: one part, zstd, its row groups. Seconds, bytes."""
+    path = folder / "snapshot_date=today" / "part-0.parquet"
+    path.parent.mkdir(parents=True)
+
+    def write() -> None:
+        with SnapshotWriter(Target(str(path)), SCHEMA) as writer:
+            for batch in rows.to_batches(max_chunksize=10_000):  # as checkpoints hand them over
+                writer.write(batch)
+
+    _, seconds = timed(write)
+    return seconds, path.stat().st_size
+
+
+def reads(table: Any, since: datetime, snapshot_folder: Path) -> list[tuple[str, int, float]]:
+    """(reader, rows, seconds) for the window's current statuses."""
+    readers: dict[str, Callable[[], Any]] = {
+        "pyiceberg scan(sent_at >= ...).to_arrow()": lambda: table.scan(
+            row_filter=GreaterThanOrEqual("sent_at", since.isoformat())
+        ).to_arrow(),
+        "polars scan_iceberg(...).filter(...)": lambda: (
+            pl.scan_iceberg(table).filter(pl.col("sent_at") >= since).collect()
+        ),
+        "rolling: pyarrow.dataset(folder).to_table()": lambda: ds.dataset(snapshot_folder).to_table(),
+        "rolling: polars scan_parquet(folder)": lambda: pl.scan_parquet(
+            f"{snapshot_folder}/*.parquet"
+        ).collect(),
+    }
+    found = []
+    for name, read in readers.items():
+        result, seconds = timed(read)
+        found.append((name, len(result), seconds))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--per-day", type=int, default=100_000)
+    parser.add_argument("--changed", type=int, default=100_000)
+    parser.add_argument("--window", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=24)
+    parser.add_argument("--table-property", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    properties = dict(pair.split("=", 1) for pair in args.table_property)
+    due = due_days(args.days)
+    not_final_share = min(args.changed / (args.per_day * len(due)), 0.9)
+    traffic = Traffic(args.seed, args.per_day, not_final_share)
+    now = START + timedelta(days=args.days + 1)
+    with tempfile.TemporaryDirectory(prefix="octopods-iceberg-bench-") as temp:
+        folder = Path(temp)
+        table = create_table(folder, properties)
+        history, seconds = timed(lambda: build(table, traffic, args.days))
+        print(
+            f"Iceberg table: {args.days} days x {args.per_day:,} messages, one merge a day, built in "
+            f"{seconds:.1f} s; not-final share of a past day {not_final_share:.1%}"
+            + (f"; table properties {properties}" if properties else "")
+        )
+        run_day(table, folder, traffic, history, now, args.window)
+
+
+def run_day(
+    table: Any, folder: Path, traffic: Traffic, history: list[pa.Table], now: datetime, window: int
+) -> None:
+    fetched, due = run_rows(traffic, history, now)
+    warehouse = folder / "warehouse"
+    before = folder_bytes(warehouse)
+    merged, seconds = timed(lambda: merge(table, fetched, {COMMITTED_BY: "the-day"}))
+    new = {path: size for path, size in folder_bytes(warehouse).items() if path not in before}
+    data = sum(size for path, size in new.items() if path.endswith(".parquet"))
+    metadata = sum(new.values()) - data
+    print(
+        f"Day's merge: {fetched.num_rows:,} rows ({merged.inserted:,} new, {merged.replaced:,} fetched again "
+        f"from days {', '.join(str(len(history) - day) for day in due)} back) in {seconds:.1f} s; "
+        f"files +{merged.files_added} -{merged.files_removed}"
+    )
+    print(
+        f"  written: data {data / 1e6:.1f} MB (merge says {merged.bytes_added / 1e6:.1f} MB), "
+        f"metadata {metadata / 1e6:.2f} MB, total {(data + metadata) / 1e6:.1f} MB; "
+        f"{(data + metadata) / fetched.num_rows:.1f} bytes per fetched row"
+    )
+    snapshot = window_rows(history, fetched, window)
+    write_seconds, written = rolling(folder / "rolling", snapshot)
+    print(
+        f"Rolling snapshot: {snapshot.num_rows:,} rows ({window} days) in {write_seconds:.1f} s, "
+        f"{written / 1e6:.1f} MB ({written / snapshot.num_rows:.1f} bytes per row)"
+    )
+    ratio = (data + metadata) / written
+    print(
+        f"Iceberg bytes / rolling bytes: {ratio:.3f} (target <= 0.25: {verdict(ratio <= 0.25)}); "
+        f"commit {seconds:.1f} s (target <= 30 s: {verdict(seconds <= 30)})"
+    )
+    since = START + timedelta(days=len(history) + 1 - window)
+    print(f"Reading the current status of the last {window} days (sent_at >= {since.date()}):")
+    for name, rows, read_seconds in reads(table, since, folder / "rolling" / "snapshot_date=today"):
+        print(f"  {name:<46} {rows:>10,} rows  {read_seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    # Polars plans the scan with pyiceberg when its own planner is not installed: say so once, here.
+    os.environ.setdefault("POLARS_ICEBERG_PLANNER", "pyiceberg")
+    main()
