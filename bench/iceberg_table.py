@@ -60,12 +60,19 @@ from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
 
 T = TypeVar("T")
+
+
+def ascii(text: bytes) -> np.ndarray[Any, Any]:
+    return np.frombuffer(text, np.uint8)
+
+
 SCHEMA = schema.ARROW_SCHEMA
 START = datetime(2026, 11, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000
 RECIPIENTS = 1_000_000  # distinct phone numbers: customers get several messages a month
 FAILED_SHARE = 0.06
-BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+BASE64 = ascii(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+HEX_LOWER, HEX_UPPER = ascii(b"0123456789abcdef"), ascii(b"0123456789ABCDEF")
 
 
 @dataclass(frozen=True)
@@ -83,22 +90,44 @@ def timed(work: Callable[[], T]) -> tuple[T, float]:
     return done, time.perf_counter() - started
 
 
-def random_strings(
-    rng: np.random.Generator, count: int, prefix: bytes, alphabet: bytes, length: int
-) -> pa.Array:
-    """``count`` strings ``prefix`` + ``length`` random characters of ``alphabet``."""
-    width = len(prefix) + length
-    chars = np.empty((count, width), np.uint8)
-    chars[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
-    chars[:, len(prefix) :] = np.frombuffer(alphabet, np.uint8)[
-        rng.integers(0, len(alphabet), (count, length))
-    ]
+def strings(chars: np.ndarray[Any, Any]) -> pa.Array:
+    """A string per row of ``chars`` (ASCII codes, one row per string, all as wide)."""
+    count, width = chars.shape
     offsets = pa.py_buffer((np.arange(count + 1, dtype=np.int32) * width).tobytes())
-    return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(chars.tobytes()))
+    return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(np.ascontiguousarray(chars).tobytes()))
+
+
+def base64(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Each row of ``raw`` (bytes, a multiple of 3 wide) in base64."""
+    groups = raw.reshape(len(raw), -1, 3).astype(np.uint32)
+    word = groups[..., 0] << 16 | groups[..., 1] << 8 | groups[..., 2]
+    sextets = np.stack([word >> shift & 63 for shift in (18, 12, 6, 0)], axis=-1)
+    return BASE64[sextets.reshape(len(raw), -1)]
 
 
 def request_ids(rng: np.random.Generator, count: int) -> pa.Array:
-    return random_strings(rng, count, b"req_", b"0123456789abcdef", 32)
+    """uuid4 strings, as the API's ``request_id``."""
+    chars = HEX_LOWER[rng.integers(0, 16, (count, 36))]
+    chars[:, [8, 13, 18, 23]] = ord("-")
+    chars[:, 14] = ord("4")
+    return strings(chars)
+
+
+def channel_message_ids(rng: np.random.Generator, digits: np.ndarray[Any, Any]) -> pa.Array:
+    """WhatsApp's ``wamid.`` ids: base64 of the recipient's number (``digits``, without the
+    plus) and 18 random hex digits, framed as WhatsApp frames them."""
+    count = len(digits)
+    raw = np.concatenate(
+        [
+            np.broadcast_to(ascii(b"\x1c\x18\x0b"), (count, 3)),
+            digits,
+            np.broadcast_to(ascii(b"\x15\x02\x00\x11\x18\x12"), (count, 6)),
+            HEX_UPPER[rng.integers(0, 16, (count, 18))],
+            np.zeros((count, 1), np.uint8),
+        ],
+        axis=1,
+    )
+    return strings(np.concatenate([np.broadcast_to(ascii(b"wamid."), (count, 6)), base64(raw)], axis=1))
 
 
 def timestamps(values: np.ndarray[Any, Any], present: np.ndarray[Any, Any] | None = None) -> pa.Array:
@@ -113,7 +142,8 @@ class Traffic:
         self.rng = np.random.default_rng(seed)
         self.per_day = per_day
         self.not_final_share = not_final_share
-        self.phones = random_strings(self.rng, RECIPIENTS, b"+", b"0123456789", 11)
+        self.digits = ascii(b"0123456789")[self.rng.integers(0, 10, (RECIPIENTS, 11))]
+        self.digits[:, 0] = ascii(b"1")  # WhatsApp numbers of one country: fewer distinct digits
 
     def day(self, day: int, today: bool) -> pa.Table:
         """Day ``day``'s messages (ids from ``day * per_day``), fetched at the end of the day
@@ -126,12 +156,15 @@ class Traffic:
         delivered = sent + rng.exponential(5e6, count)
         read_at = delivered + rng.exponential(2 * 3600e6, count)
         fetched = START.timestamp() * 1e6 + (day + 1) * DAY_US + rng.uniform(0, 600e6, count)
+        digits = self.digits[rng.integers(0, RECIPIENTS, count)]
         reasons = np.array(FAILURE_REASONS, dtype=object)[rng.integers(0, len(FAILURE_REASONS), count)]
         columns = {
             "message_id": pa.array(np.arange(day * count, (day + 1) * count, dtype=np.int64)),
             "status": pa.array(status),
-            "phone_number": self.phones.take(pa.array(rng.integers(0, RECIPIENTS, count))),
-            "channel_message_id": random_strings(rng, count, b"wamid.", BASE62, 48),
+            "phone_number": strings(
+                np.concatenate([np.full((count, 1), ord("+"), np.uint8), digits], axis=1)
+            ),
+            "channel_message_id": channel_message_ids(rng, digits),
             "sent_at": timestamps(sent),
             "delivered_at": timestamps(delivered, (status == DELIVERED) | (status == READ)),
             "read_at": timestamps(read_at, status == READ),
