@@ -39,6 +39,14 @@ _ID_FIELD = field_id("message_id")
 # The snapshot summary's key naming the task try sequence that committed it.
 COMMITTED_BY = "octopods.committed-by"
 NO_SENT_AT = "no-sent-at"  # the partition key of rows with no sent_at
+# The Parquet writer's settings where the table sets none. Ids, timestamps and uuids are
+# unique per row: a dictionary of them only costs, so a small dictionary page ends it early
+# (status and failure reason keep theirs). zstd at 9 rather than its default: a day's files
+# come out ~10 % smaller for ~0.5 s per 200,000 rows (bench/iceberg_table.py).
+WRITE_DEFAULTS = {
+    "write.parquet.dict-size-bytes": "4096",
+    "write.parquet.compression-level": "9",
+}
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,11 @@ def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
     final = pc.fill_null(final, False)
     write_uuid = uuid.uuid4()
     counter = iter(range(1 << 30))
+    settings = {**WRITE_DEFAULTS, **table.metadata.properties}
+    metadata = table.metadata.model_copy(update={"properties": settings})
     for part in (rows.filter(final), rows.filter(pc.invert(final))):
         if part.num_rows:
-            yield from _dataframe_to_data_files(table.metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
+            yield from _dataframe_to_data_files(metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
 
 
 def _commit(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
