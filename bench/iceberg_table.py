@@ -28,13 +28,19 @@ No Airflow run and no emulator: the rows are built with pyarrow in the snapshot'
   (``scan_iceberg``), against reading the rolling snapshot's newest folder with
   ``pyarrow.dataset`` and Polars.
 
+``--simulate`` builds the table as daily runs would (``Simulation``): each day's run fetches
+the day's messages and the rows the default ``RefreshPolicy`` makes due, from each message's
+truth at that moment; the day measured is the next run. Its due rows are not whole files:
+the policy's wait is twice a row's age at its last fetch, so a day's not-final rows come due
+on different days, and the merge rewrites the rest of their files.
+
 ``--table-property KEY=VALUE`` (repeatable) sets a table property at creation, to compare
 writer settings: it wins over the merge's ``WRITE_DEFAULTS`` (e.g.
 ``write.parquet.compression-level=3``; 9 is the merge's, 19 writes 7 % fewer bytes in 8 times
 the time).
 
     .venv/bin/python bench/iceberg_table.py [--days 30] [--per-day 100000] [--changed 100000] [--window 7]
-        [--not-final-share 0.47] [--table-property write.parquet.compression-level=3]
+        [--not-final-share 0.47] [--simulate] [--table-property write.parquet.compression-level=3]
 """
 
 from __future__ import annotations
@@ -121,6 +127,17 @@ def request_ids(rng: np.random.Generator, count: int) -> pa.Array:
     return strings(chars)
 
 
+def recipients(rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """The digits of ``RECIPIENTS`` phone numbers of one country (a row each)."""
+    digits = ascii(b"0123456789")[rng.integers(0, 10, (RECIPIENTS, 11))]
+    digits[:, 0] = ord("1")
+    return digits
+
+
+def phone_numbers(digits: np.ndarray[Any, Any]) -> pa.Array:
+    return strings(np.concatenate([np.broadcast_to(ascii(b"+"), (len(digits), 1)), digits], axis=1))
+
+
 def channel_message_ids(rng: np.random.Generator, digits: np.ndarray[Any, Any]) -> pa.Array:
     """WhatsApp's ``wamid.`` ids: base64 of the recipient's number (``digits``, without the
     plus) and 18 random hex digits, framed as WhatsApp frames them."""
@@ -140,7 +157,8 @@ def channel_message_ids(rng: np.random.Generator, digits: np.ndarray[Any, Any]) 
 
 def timestamps(values: np.ndarray[Any, Any], present: np.ndarray[Any, Any] | None = None) -> pa.Array:
     mask = None if present is None else ~present
-    return pa.array(values.astype(np.int64), type=pa.int64(), mask=mask).cast(SCHEMA.field("sent_at").type)
+    finite = values if present is None else np.where(present, values, 0)
+    return pa.array(finite.astype(np.int64), type=pa.int64(), mask=mask).cast(SCHEMA.field("sent_at").type)
 
 
 class Traffic:
@@ -150,8 +168,7 @@ class Traffic:
         self.rng = np.random.default_rng(seed)
         self.per_day = per_day
         self.not_final_share = not_final_share
-        self.digits = ascii(b"0123456789")[self.rng.integers(0, 10, (RECIPIENTS, 11))]
-        self.digits[:, 0] = ascii(b"1")  # WhatsApp numbers of one country: fewer distinct digits
+        self.digits = recipients(self.rng)
 
     def day(self, day: int, today: bool) -> pa.Table:
         """Day ``day``'s messages (ids from ``day * per_day``), fetched at the end of the day
@@ -203,6 +220,74 @@ class Traffic:
         for name, values in updated.items():
             rows = rows.set_column(SCHEMA.get_field_index(name), SCHEMA.field(name), values)
         return rows
+
+
+class Simulation:
+    """Every message's truth (when it is delivered, read, or that it failed) and what the table
+    holds of it: for a table built by a run a day that fetches the day's messages and the rows
+    the default ``RefreshPolicy`` makes due, as the operator does. Reads come within hours but
+    for a tail of days; a fifth are never read, a few never delivered."""
+
+    def __init__(self, seed: int, per_day: int, days: int) -> None:
+        rng = self.rng = np.random.default_rng(seed)
+        self.per_day, count = per_day, per_day * days
+        day_starts = np.repeat(np.arange(days) * DAY_US, per_day) + START.timestamp() * 1e6
+        self.sent = day_starts + np.sort(rng.uniform(0, DAY_US, (days, per_day)), axis=1).ravel()
+        kind = rng.choice(4, count, p=[0.70, FAILED_SHARE, 0.20, 0.04])  # read, failed, delivered, sent
+        never = np.inf
+        self.delivered = np.where((kind == 0) | (kind == 2), self.sent + rng.exponential(5e6, count), never)
+        wait = np.where(
+            rng.random(count) < 0.15, rng.exponential(2 * DAY_US, count), rng.exponential(2 * 3600e6, count)
+        )
+        self.read = np.where(kind == 0, self.delivered + wait, never)
+        self.failed = kind == 1
+        digits = ascii(b"0123456789")[rng.integers(0, 10, (RECIPIENTS, 11))][
+            rng.integers(0, RECIPIENTS, count)
+        ]
+        self.phone = strings(np.concatenate([np.broadcast_to(ascii(b"+"), (count, 1)), digits], axis=1))
+        self.wamid = channel_message_ids(rng, digits)
+        self.reason = np.array(FAILURE_REASONS, dtype=object)[rng.integers(0, len(FAILURE_REASONS), count)]
+        self.fetched = np.full(count, np.nan)
+        self.status = np.full(count, None, dtype=object)
+
+    def rows(self, ids: np.ndarray[Any, Any], at: np.ndarray[Any, Any]) -> pa.Table:
+        """The rows of ``ids`` as fetches at ``at`` (microseconds) answer."""
+        delivered, read = self.delivered[ids] <= at, self.read[ids] <= at
+        failed = self.failed[ids]
+        status = np.where(failed, FAILED, np.where(read, READ, np.where(delivered, DELIVERED, SENT)))
+        columns = {
+            "message_id": pa.array(ids.astype(np.int64)),
+            "status": pa.array(status),
+            "phone_number": self.phone.take(pa.array(ids)),
+            "channel_message_id": self.wamid.take(pa.array(ids)),
+            "sent_at": timestamps(self.sent[ids]),
+            "delivered_at": timestamps(self.delivered[ids], delivered),
+            "read_at": timestamps(self.read[ids], read),
+            "failure_reason": pa.array(np.where(failed, self.reason[ids], None), type=pa.string()),
+            "request_id": request_ids(self.rng, len(ids)),
+            "fetched_at": timestamps(at),
+            "error_code": pa.nulls(len(ids), pa.int32()),
+            "error": pa.nulls(len(ids), pa.string()),
+        }
+        return pa.table(columns, schema=SCHEMA)
+
+    def run(self, day: int) -> tuple[pa.Table, int]:
+        """Day ``day``'s run, at its end: its rows, and how many were fetched again."""
+        now = START + timedelta(days=day + 1)
+        known = slice(0, day * self.per_day)
+        us = "datetime64[us]"
+        sent = self.sent[known].astype(np.int64).astype(us)
+        fetched = self.fetched[known].astype(np.int64).astype(us)  # every earlier day's row was fetched
+        due = RefreshPolicy().due(self.status[known], np.zeros(len(sent), bool), sent, fetched, now)
+        ids = np.concatenate([np.flatnonzero(due), np.arange(day * self.per_day, (day + 1) * self.per_day)])
+        rows = self.rows(ids, np.full(len(ids), now.timestamp() * 1e6))
+        self.fetched[ids], self.status[ids] = now.timestamp() * 1e6, rows.column("status").to_numpy(False)
+        return rows, int(due.sum())
+
+    def window(self, day: int, window: int) -> pa.Table:
+        """The messages of the ``window`` days to ``day`` as the table holds them."""
+        ids = np.arange((day + 1 - window) * self.per_day, (day + 1) * self.per_day)
+        return self.rows(ids, self.fetched[ids])
 
 
 def due_days(days: int) -> list[int]:
@@ -339,29 +424,62 @@ def main() -> None:
         help="of a past day's rows (default: the due days hold --changed rows, all fetched); "
         "more than that: --changed of the due days' not-final rows are fetched, the others rewritten",
     )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="build the table by a run a day under the default RefreshPolicy (Simulation); "
+        "--changed and --not-final-share do not apply",
+    )
     parser.add_argument("--table-property", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     properties = dict(pair.split("=", 1) for pair in args.table_property)
-    due = due_days(args.days)
-    not_final_share = args.not_final_share or min(args.changed / (args.per_day * len(due)), 0.9)
-    traffic = Traffic(args.seed, args.per_day, not_final_share)
-    now = START + timedelta(days=args.days + 1)
     with tempfile.TemporaryDirectory(prefix="octopods-iceberg-bench-") as temp:
         folder = Path(temp)
         table = create_table(folder, properties)
-        history, seconds = timed(lambda: build(table, traffic, args.days))
-        print(
-            f"Iceberg table: {args.days} days x {args.per_day:,} messages, one merge a day, built in "
-            f"{seconds:.1f} s; not-final share of a past day {not_final_share:.1%}"
-            + (f"; table properties {properties}" if properties else "")
-        )
-        run_day(table, folder, traffic, history, now, args)
+        the_day = simulated(table, args) if args.simulate else as_stated(table, args)
+        if properties:
+            print(f"  table properties {properties}")
+        run_day(table, folder, *the_day, args)
 
 
-def run_day(
-    table: Any, folder: Path, traffic: Traffic, history: list[pa.Table], now: datetime, args: Any
-) -> None:
-    fetched, due = run_rows(traffic, history, now, args.changed)
+def as_stated(table: Any, args: Any) -> tuple[pa.Table, str, pa.Table]:
+    """The day's fetched rows, where they come from, and the window's rows, with the table
+    built one merge per day as the docstring says."""
+    due = due_days(args.days)
+    not_final_share = args.not_final_share or min(args.changed / (args.per_day * len(due)), 0.9)
+    traffic = Traffic(args.seed, args.per_day, not_final_share)
+    history, seconds = timed(lambda: build(table, traffic, args.days))
+    print(
+        f"Iceberg table: {args.days} days x {args.per_day:,} messages, one merge a day, built in "
+        f"{seconds:.1f} s; not-final share of a past day {not_final_share:.1%}"
+    )
+    fetched, due = run_rows(traffic, history, START + timedelta(days=args.days + 1), args.changed)
+    origin = f"from days {', '.join(str(args.days - day) for day in due)} back"
+    return fetched, origin, window_rows(history, fetched, args.window)
+
+
+def simulated(table: Any, args: Any) -> tuple[pa.Table, str, pa.Table]:
+    """The same, with the table built by a run a day under the refresh policy."""
+    simulation = Simulation(args.seed, args.per_day, args.days + 1)
+
+    def build_all() -> int:
+        again = 0
+        for day in range(args.days):
+            rows, fetched_again = simulation.run(day)
+            merge(table, rows, {COMMITTED_BY: f"build-{day}"})
+            again += fetched_again
+        return again
+
+    again, seconds = timed(build_all)
+    print(
+        f"Iceberg table: {args.days} days x {args.per_day:,} messages, a run a day fetching the new "
+        f"ones and {again / args.days:,.0f} due ones a day on average, built in {seconds:.1f} s"
+    )
+    fetched, _ = simulation.run(args.days)
+    return fetched, "under the default RefreshPolicy", simulation.window(args.days, args.window)
+
+
+def run_day(table: Any, folder: Path, fetched: pa.Table, origin: str, snapshot: pa.Table, args: Any) -> None:
     window = args.window
     warehouse = folder / "warehouse"
     before = folder_bytes(warehouse)
@@ -371,8 +489,7 @@ def run_day(
     metadata = sum(new.values()) - data
     print(
         f"Day's merge: {fetched.num_rows:,} rows ({merged.inserted:,} new, {merged.replaced:,} fetched again "
-        f"from days {', '.join(str(len(history) - day) for day in due)} back) in {seconds:.1f} s; "
-        f"files +{merged.files_added} -{merged.files_removed}"
+        f"{origin}) in {seconds:.1f} s; files +{merged.files_added} -{merged.files_removed}"
     )
     print(
         f"  written: data {data / 1e6:.1f} MB (merge says {merged.bytes_added / 1e6:.1f} MB), "
@@ -384,7 +501,6 @@ def run_day(
         f"  rows written {rows:,}: the fetched ones and {rows - fetched.num_rows:,} kept from the "
         f"rewritten files; bytes per row by column: {columns}"
     )
-    snapshot = window_rows(history, fetched, window)
     write_seconds, written = rolling(folder / "rolling", snapshot)
     print(
         f"Rolling snapshot: {snapshot.num_rows:,} rows ({window} days) in {write_seconds:.1f} s, "
@@ -396,7 +512,7 @@ def run_day(
         f"Iceberg bytes / rolling bytes: {ratio:.3f} (target <= 0.25: {verdict(ratio <= 0.25)}); "
         f"commit {seconds:.1f} s (target <= 30 s: {verdict(seconds <= 30)})"
     )
-    since = START + timedelta(days=len(history) + 1 - window)
+    since = START + timedelta(days=args.days + 1 - window)
     print(f"Reading the current status of the last {window} days (sent_at >= {since.date()}):")
     for name, rows, read_seconds in reads(table, since, folder / "rolling" / "snapshot_date=today"):
         print(f"  {name:<46} {rows:>10,} rows  {read_seconds:6.2f} s")
