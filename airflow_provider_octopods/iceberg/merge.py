@@ -2,9 +2,12 @@
 
 Copy on write at file granularity: the files holding a fetched id (found by their
 ``message_id`` bounds, then their ids) are rewritten without it, beside the fetched rows; no
-other file is touched. Each partition's rows are written in two files, sorted by
-``message_id``: rows in a final status, which no later run rewrites, and the others, which
-the refresh policy fetches again together (rows fetched in the same runs come due together).
+other file is touched. Each partition's rows are written apart, sorted by ``message_id``:
+rows in a final status, which no later run rewrites, in one file; the others, which the
+refresh policy fetches again, in one file, or, given ``fetched_together`` (the day each row
+comes due), in one file per day: rows that come due on different days would otherwise make
+each run rewrite the rows of the file it does not fetch (the policy waits twice a row's age
+at its last fetch, so a day's rows come due on different days).
 
 A fetched error row never replaces a status the table holds: the status stays, the error is
 counted in the run's summary. The snapshot's summary names the task try; a try sequence whose
@@ -47,6 +50,10 @@ WRITE_DEFAULTS = {
     "write.parquet.dict-size-bytes": "4096",
     "write.parquet.compression-level": "9",
 }
+
+
+# Of rows not final, a key per row: rows of a key come due together.
+Together = Callable[[pa.Table], np.ndarray[Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,11 @@ def merge(
     *,
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    fetched_together: Together | None = None,
 ) -> Merged:
     """Merge ``rows`` (the Parquet schema, one per id) into ``table`` in one snapshot whose
-    summary holds ``properties`` (with ``COMMITTED_BY``)."""
+    summary holds ``properties`` (with ``COMMITTED_BY``). ``fetched_together``: of rows not
+    final, a key per row, rows of a key coming due together (they share files)."""
     rows = rows.cast(ARROW_SCHEMA).sort_by("message_id")
     for attempt in range(1, attempts + 1):
         table.refresh()
@@ -103,7 +112,7 @@ def merge(
         if not rows.num_rows:
             return Merged(attempts=attempt)
         try:
-            return _merge_once(table, rows, properties, attempt)
+            return _merge_once(table, rows, properties, attempt, fetched_together)
         except CommitFailedException:
             if attempt == attempts:
                 break
@@ -114,7 +123,9 @@ def merge(
     )
 
 
-def _merge_once(table: Any, rows: pa.Table, properties: Mapping[str, str], attempt: int) -> Merged:
+def _merge_once(
+    table: Any, rows: pa.Table, properties: Mapping[str, str], attempt: int, together: Together | None
+) -> Merged:
     ids = rows.column("message_id").to_numpy()
     rewrite = _files_holding(table, ids)
     old_ids = np.concatenate(rewrite.old_ids) if rewrite.old_ids else np.empty(0, np.int64)
@@ -131,7 +142,7 @@ def _merge_once(table: Any, rows: pa.Table, properties: Mapping[str, str], attem
         if kept.num_rows < before.num_rows
     ]
     out = pa.concat_tables([applied, *(kept for _, kept in touched)]).sort_by("message_id")
-    added = list(_write(table, out))
+    added = list(_write(table, out, together))
     removed = [file for file, _ in touched]
     _commit(table, properties, removed, added)
     replaced = int(_among(old_ids, applied_ids).sum())
@@ -195,17 +206,25 @@ def _may_hold(data_file: Any, ids: np.ndarray[Any, Any]) -> bool:
     return bool(at < len(ids) and ids[at] <= hi)
 
 
-def _write(table: Any, rows: pa.Table) -> Iterable[Any]:
-    """Data files of ``rows`` (sorted), final rows apart from the others in each partition."""
+def _write(table: Any, rows: pa.Table, together: Together | None) -> Iterable[Any]:
+    """Data files of ``rows`` (sorted), final rows apart from the others in each partition,
+    and those apart by ``together``."""
     final = pc.is_in(rows.column("status"), pa.array(sorted(TERMINAL_STATUSES)))
     final = pc.fill_null(final, False)
     write_uuid = uuid.uuid4()
     counter = iter(range(1 << 30))
     settings = {**WRITE_DEFAULTS, **table.metadata.properties}
     metadata = table.metadata.model_copy(update={"properties": settings})
-    for part in (rows.filter(final), rows.filter(pc.invert(final))):
+    for part in (rows.filter(final), *_apart(rows.filter(pc.invert(final)), together)):
         if part.num_rows:
             yield from _dataframe_to_data_files(metadata, part, table.io, write_uuid, counter)  # type: ignore[arg-type]
+
+
+def _apart(rows: pa.Table, together: Together | None) -> list[pa.Table]:
+    if together is None or not rows.num_rows:
+        return [rows]
+    keys = together(rows)
+    return [rows.filter(pa.array(keys == key)) for key in np.unique(keys)]
 
 
 def _commit(table: Any, properties: Mapping[str, str], removed: list[Any], added: list[Any]) -> None:
