@@ -34,13 +34,17 @@ truth at that moment; the day measured is the next run. Its due rows are not who
 the policy's wait is twice a row's age at its last fetch, so a day's not-final rows come due
 on different days, and the merge rewrites the rest of their files.
 
+``--due-files`` gives ``merge`` a ``fetched_together`` from the default ``RefreshPolicy`` (the
+first daily run each not-final row comes due at), so that a run fetches whole files.
+
 ``--table-property KEY=VALUE`` (repeatable) sets a table property at creation, to compare
 writer settings: it wins over the merge's ``WRITE_DEFAULTS`` (e.g.
 ``write.parquet.compression-level=3``; 9 is the merge's, 19 writes 7 % fewer bytes in 8 times
 the time).
 
     .venv/bin/python bench/iceberg_table.py [--days 30] [--per-day 100000] [--changed 100000] [--window 7]
-        [--not-final-share 0.47] [--simulate] [--table-property write.parquet.compression-level=3]
+        [--not-final-share 0.47] [--simulate] [--due-files]
+        [--table-property write.parquet.compression-level=3]
 """
 
 from __future__ import annotations
@@ -337,12 +341,36 @@ def create_table(folder: Path, properties: dict[str, str]) -> Any:
     )
 
 
-def build(table: Any, traffic: Traffic, days: int) -> list[pa.Table]:
+def due_run(policy: RefreshPolicy) -> Callable[[pa.Table], np.ndarray[Any, Any]]:
+    """Of each row, the first daily run after the latest fetch that ``policy`` makes it due at
+    (0: none before its ceiling), for ``merge``'s ``fetched_together``."""
+    runs = range(policy.ceiling // timedelta(days=1) + 1, 0, -1)
+
+    def first_due(rows: pa.Table) -> np.ndarray[Any, Any]:
+        columns = [rows.column(name).to_numpy(zero_copy_only=False) for name in ("sent_at", "fetched_at")]
+        sent, fetched = (column.astype("datetime64[us]") for column in columns)
+        status = rows.column("status").to_numpy(zero_copy_only=False)
+        error = rows.column("error_code").is_valid().to_numpy(zero_copy_only=False)
+        latest = pc.max(rows.column("fetched_at")).as_py()
+        found = np.zeros(rows.num_rows, np.int64)
+        for run in runs:  # the last one written is the first run
+            found[policy.due(status, error, sent, fetched, latest + timedelta(days=run))] = run
+        return found
+
+    return first_due
+
+
+def merged(table: Any, rows: pa.Table, tag: str, args: Any) -> Any:
+    together = due_run(RefreshPolicy()) if args.due_files else None
+    return merge(table, rows, {COMMITTED_BY: tag}, fetched_together=together)
+
+
+def build(table: Any, traffic: Traffic, args: Any) -> list[pa.Table]:
     """The table's history, one merge a day; the days' rows, kept for the run and the window."""
     history = []
-    for day in range(days):
+    for day in range(args.days):
         rows = traffic.day(day, today=False)
-        merge(table, rows, {COMMITTED_BY: f"build-{day}"})
+        merged(table, rows, f"build-{day}", args)
         history.append(rows)
     return history
 
@@ -430,6 +458,12 @@ def main() -> None:
         help="build the table by a run a day under the default RefreshPolicy (Simulation); "
         "--changed and --not-final-share do not apply",
     )
+    parser.add_argument(
+        "--due-files",
+        action="store_true",
+        help="give merge fetched_together: rows not final share files by the daily run the "
+        "default RefreshPolicy makes them due at",
+    )
     parser.add_argument("--table-property", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     properties = dict(pair.split("=", 1) for pair in args.table_property)
@@ -448,7 +482,7 @@ def as_stated(table: Any, args: Any) -> tuple[pa.Table, str, pa.Table]:
     due = due_days(args.days)
     not_final_share = args.not_final_share or min(args.changed / (args.per_day * len(due)), 0.9)
     traffic = Traffic(args.seed, args.per_day, not_final_share)
-    history, seconds = timed(lambda: build(table, traffic, args.days))
+    history, seconds = timed(lambda: build(table, traffic, args))
     print(
         f"Iceberg table: {args.days} days x {args.per_day:,} messages, one merge a day, built in "
         f"{seconds:.1f} s; not-final share of a past day {not_final_share:.1%}"
@@ -466,7 +500,7 @@ def simulated(table: Any, args: Any) -> tuple[pa.Table, str, pa.Table]:
         again = 0
         for day in range(args.days):
             rows, fetched_again = simulation.run(day)
-            merge(table, rows, {COMMITTED_BY: f"build-{day}"})
+            merged(table, rows, f"build-{day}", args)
             again += fetched_again
         return again
 
@@ -483,16 +517,16 @@ def run_day(table: Any, folder: Path, fetched: pa.Table, origin: str, snapshot: 
     window = args.window
     warehouse = folder / "warehouse"
     before = folder_bytes(warehouse)
-    merged, seconds = timed(lambda: merge(table, fetched, {COMMITTED_BY: "the-day"}))
+    done, seconds = timed(lambda: merged(table, fetched, "the-day", args))
     new = {path: size for path, size in folder_bytes(warehouse).items() if path not in before}
     data = sum(size for path, size in new.items() if path.endswith(".parquet"))
     metadata = sum(new.values()) - data
     print(
-        f"Day's merge: {fetched.num_rows:,} rows ({merged.inserted:,} new, {merged.replaced:,} fetched again "
-        f"{origin}) in {seconds:.1f} s; files +{merged.files_added} -{merged.files_removed}"
+        f"Day's merge: {fetched.num_rows:,} rows ({done.inserted:,} new, {done.replaced:,} fetched again "
+        f"{origin}) in {seconds:.1f} s; files +{done.files_added} -{done.files_removed}"
     )
     print(
-        f"  written: data {data / 1e6:.1f} MB (merge says {merged.bytes_added / 1e6:.1f} MB), "
+        f"  written: data {data / 1e6:.1f} MB (merge says {done.bytes_added / 1e6:.1f} MB), "
         f"metadata {metadata / 1e6:.2f} MB, total {(data + metadata) / 1e6:.1f} MB; "
         f"{(data + metadata) / fetched.num_rows:.1f} bytes per fetched row"
     )
