@@ -49,7 +49,7 @@ def octopods_iceberg_table() -> None:
         table=TABLE,
         iceberg_conn_id="iceberg_default",
         keep_history=timedelta(days=30),  # time travel reaches this far back
-        min_files_to_compact=4,  # a partition of 4+ files is rewritten into at most two
+        min_files_to_compact=4,  # a partition's 4+ files of final rows are rewritten into one
     )
     statuses >> upkeep
     # --8<-- [end:table]

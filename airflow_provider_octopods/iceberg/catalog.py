@@ -121,7 +121,7 @@ def open_table(iceberg_conn_id: str, aws_conn_id: str | None, ref: TableRef) -> 
     """The table (created on first use), shown to be ours and its warehouse writable."""
     where = f"Iceberg table {ref} of connection {iceberg_conn_id!r}"
     try:
-        table = _load_or_create(catalog(iceberg_conn_id, aws_conn_id), ref)
+        table = _first_use(iceberg_conn_id, aws_conn_id, ref)
     except _CONFIG_ERRORS as exc:
         raise OctopodsConfigError(f"{where} cannot be opened: {_said(exc)}; nothing was fetched") from None
     except Exception as exc:
@@ -141,6 +141,18 @@ def _own_retries(table: Any) -> None:
     if table.properties.get("commit.retry.num-retries") != TABLE_PROPERTIES["commit.retry.num-retries"]:
         with table.transaction() as tx:
             tx.set_properties({"commit.retry.num-retries": TABLE_PROPERTIES["commit.retry.num-retries"]})
+
+
+def _first_use(iceberg_conn_id: str, aws_conn_id: str | None, ref: TableRef) -> Any:
+    """``_load_or_create``, once more after an error that is no setting's: mapped instances
+    open a new table at once, and pyiceberg's SQL catalog checks, then inserts (its own
+    tables, the namespace), so the losers fail on the winner's rows, which are there now."""
+    try:
+        return _load_or_create(catalog(iceberg_conn_id, aws_conn_id), ref)
+    except _CONFIG_ERRORS:
+        raise
+    except Exception:
+        return _load_or_create(catalog(iceberg_conn_id, aws_conn_id), ref)
 
 
 def _load_or_create(found: Any, ref: TableRef) -> Any:

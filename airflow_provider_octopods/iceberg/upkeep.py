@@ -1,5 +1,5 @@
 """Keeping the table healthy under daily runs: old snapshots expired and the files only they
-held deleted; partitions of many small files compacted.
+held deleted; the many small files of final rows a partition gathers compacted.
 
 Each run adds a snapshot and, by copy on write, a few files per partition it touched; without
 upkeep, history and files grow without bound and readers open ever more small files.
@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from airflow_provider_octopods.iceberg.merge import commit_files, write_files
 from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
+from airflow_provider_octopods.status import TERMINAL_STATUSES
 
 
 def _files_of(table: Any, snapshot: Any) -> set[str]:
@@ -55,15 +57,18 @@ def expire(table: Any, older_than: datetime) -> tuple[int, int]:
 
 
 def compact(table: Any, min_files: int, properties: dict[str, str]) -> tuple[int, int, int]:
-    """Rewrite each partition holding at least ``min_files`` files into its final rows' file
-    and its other rows' file, in one snapshot. Returns (partitions, files read, files written)."""
+    """Rewrite, in each partition holding at least ``min_files`` files of final rows only,
+    those files into one, in one snapshot. Files holding rows not final stay as they are: the
+    merge groups those by the run that fetches them next (``merge.fetched_together``), and
+    replaces them then. Returns (partitions, files read, files written)."""
     table.refresh()
     snapshot = table.current_snapshot()
     if snapshot is None:
         return 0, 0, 0
     by_partition: dict[Any, list[Any]] = defaultdict(list)
     for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
-        by_partition[tuple(task.file.partition)].append(task.file)
+        if _all_final(table, task.file.file_path):
+            by_partition[tuple(task.file.partition)].append(task.file)
     crowded = [files for files in by_partition.values() if len(files) >= min_files]
     if not crowded:
         return 0, 0, 0
@@ -74,6 +79,12 @@ def compact(table: Any, min_files: int, properties: dict[str, str]) -> tuple[int
         added += write_files(table, rows)
     commit_files(table, properties, removed, added)
     return len(crowded), len(removed), len(added)
+
+
+def _all_final(table: Any, path: str) -> bool:
+    with table.io.new_input(path).open() as stream:
+        status = pq.read_table(stream, columns=["status"]).column("status")
+    return bool(pc.all(pc.is_in(status, pa.array(sorted(TERMINAL_STATUSES)))).as_py())
 
 
 def _read(table: Any, path: str) -> pa.Table:

@@ -185,8 +185,9 @@ class IcebergTableUpkeepOperator(BaseOperator):
     :param aws_conn_id: as the table operator's.
     :param keep_history: snapshots younger than this stay, so that the table can be read as
         of any moment this long ago; the current snapshot always stays.
-    :param min_files_to_compact: a partition holding this many files or more is rewritten
-        into two (its final rows and its other rows).
+    :param min_files_to_compact: a partition holding this many files of final rows or more
+        has them rewritten into one (the files of rows not final are replaced by the runs
+        that fetch them).
 
     Returns (XCom) what it did: partitions compacted, files read and written, snapshots
     expired, files deleted.

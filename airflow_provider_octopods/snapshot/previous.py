@@ -1,8 +1,10 @@
 """What an incremental snapshot keeps of the previous one: the rows not due for a request; and
-which rows of a table of current statuses are due (``due_rows``)."""
+which rows of a table of current statuses are due (``due_rows``), and which come due together
+(``due_together``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +37,19 @@ def due_rows(rows: pa.Table, policy: RefreshPolicy, now: datetime) -> np.ndarray
         _as_us(rows.column("fetched_at")),
         now,
     )
+
+
+def due_together(policy: RefreshPolicy, shards: int) -> Callable[[pa.Table], np.ndarray[Any, Any]]:
+    """A key per row: the day ``policy`` makes it due again, and the mapped instance (of
+    ``shards``) that will fetch it. Rows of a key are fetched by one run (``iceberg.merge``'s
+    ``fetched_together``)."""
+
+    def keys(rows: pa.Table) -> np.ndarray[Any, Any]:
+        due = policy.next_fetch(_as_us(rows.column("sent_at")), _as_us(rows.column("fetched_at")))
+        days = np.where(np.isnat(due), -1, due.astype("datetime64[D]").astype(np.int64))
+        return days * shards + rows.column("message_id").to_numpy() % shards  # type: ignore[no-any-return]
+
+    return keys
 
 
 def _as_us(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:

@@ -54,14 +54,17 @@ class RefreshPolicy:
         ``sent_at``, ``fetched_at``: ``datetime64[us]`` in UTC, ``NaT`` where missing.
         """
         at = np.datetime64(_naive_utc(now), "us")
-        age_then = fetched_at - sent_at
-        wait: Column = np.clip(age_then * self.factor, _us(self.floor), _us(self.ceiling))
-        waited: Column = at - fetched_at
-        waited_enough = waited >= wait
+        waited_enough = at >= self.next_fetch(sent_at, fetched_at)
         young = (at - sent_at) <= _us(self.horizon)
         terminal = np.isin(status, list(TERMINAL_STATUSES))
         unknown_age = np.isnat(sent_at) | np.isnat(fetched_at)
         return np.asarray(error | (~terminal & (unknown_age | (waited_enough & young))), dtype=bool)
+
+    def next_fetch(self, sent_at: Column, fetched_at: Column) -> Column:
+        """When each row (not final, with a known age) is due again: ``datetime64[us]``, ``NaT``
+        where its age is unknown (such a row is always due)."""
+        wait: Column = np.clip((fetched_at - sent_at) * self.factor, _us(self.floor), _us(self.ceiling))
+        return fetched_at + wait
 
 
 def _us(delta: timedelta) -> np.timedelta64:

@@ -13,6 +13,7 @@ from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, TRY_NUMBER, Me
 from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.reporting.tally import Tally
 from airflow_provider_octopods.snapshot.fetch import FetchCounts, Fetched
+from airflow_provider_octopods.snapshot.previous import due_together
 from airflow_provider_octopods.snapshot.publish import check_error_ratio
 from airflow_provider_octopods.snapshot.table_plan import TablePlan, committed_by
 
@@ -99,7 +100,9 @@ def publish_to_table(
     rows = pa.Table.from_batches(progress.batches(plan.to_fetch, _BATCH_ROWS), schema=progress.schema)
     counts = FetchCounts()
     counts.add(rows)
-    merged = merge(table, rows, task_try.properties(plan), attempts=plan.options.commit_attempts)
+    together = due_together(plan.options.refresh_policy, plan.job.slot.shards)
+    properties = task_try.properties(plan)
+    merged = merge(table, rows, properties, attempts=plan.options.commit_attempts, fetched_together=together)
     if merged.already:
         log.info("An earlier try of this task committed its rows already (snapshot %s)", merged.snapshot_id)
     elif merged.snapshot_id is not None:
