@@ -108,8 +108,7 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
         lambda: _shard_to_kill(airflow, emulator, run_id, shard_of), 300, "a shard half done", every=1
     )
     victim = str(target["hostname"])
-    # 8 shards on workers of 6 slots: both had some when one was killed.
-    ran_on = Counter(str(t["hostname"]) for t in airflow.mapped_instances(DAG_ID, run_id, TASK_ID))
+    at_kill = airflow.mapped_instances(DAG_ID, run_id, TASK_ID)
     airflow.kill(victim)  # SIGKILL: the worker, its pool and the task processes
     killed_at = time.time()  # the emulator's clock: its records' ``at``
     try:
@@ -121,6 +120,8 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
     index = target["map_index"]
     survivor = next(w for w in WORKERS if w != victim)
     retries = sorted(i for i, t in shards.items() if t["try_number"] > 1)
+    # The tries the kill caught: the victim's running shards (none failed before the kill).
+    caught = sorted(t["map_index"] for t in at_kill if t["state"] == "running" and t["hostname"] == victim)
     shard_size = len(ids) // SHARDS
     retried = [
         r for r in emulator.requests() if r.at > killed_at and shard_of.get(r.message_id or 0) == index
@@ -142,11 +143,12 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
         "command": "make integration PYTEST_ARGS='-k iceberg'",
         "messages": len(ids),
         "shards": SHARDS,
-        "shard_hostnames_at_the_kill": dict(ran_on),
+        "shard_hostnames_at_the_kill": dict(Counter(str(t["hostname"]) for t in at_kill)),
         "seconds_from_the_run_start_to_the_last_shard_end": round(ended - _at(run["start_date"]), 1),
         "seconds_from_the_kill_to_the_last_shard_end": round(ended - killed_at, 1),
         "killed_worker": victim,
         "killed_shard": index,
+        "shards_running_on_the_killed_worker": caught,
         "shards_retried": retries,
         "retry": {
             "hostname": shards[index]["hostname"],
@@ -163,8 +165,10 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
     print(json.dumps(figures, indent=2))
 
     assert {t["state"] for t in shards.values()} == {"success"}, shards
-    assert set(ran_on) == set(WORKERS), ran_on
+    # 8 shards on workers of 6 slots: both had some when one was killed.
+    assert set(figures["shard_hostnames_at_the_kill"]) == set(WORKERS), at_kill
     assert index in retries
+    assert retries == caught, at_kill
     for i in retries:
         assert (shards[i]["try_number"], shards[i]["hostname"]) == (2, survivor), shards[i]
     # The retry resumed from the checkpoint on S3: it asked only for what was not in it.
