@@ -20,7 +20,8 @@ from integration.conftest import ARTIFACTS, WAREHOUSE_BUCKET, Deployment
 from integration.deployment import WORKERS, Airflow, wait_until
 
 pytestmark = pytest.mark.usefixtures("octopods_connection", "iceberg_connections")
-DAG_ID, TASK_ID, TABLE = "it_iceberg_table", "table", "octopods.message_statuses"
+DAG_ID, REFRESH_DAG_ID = "it_iceberg_table", "it_iceberg_refresh"
+TASK_ID, TABLE = "table", "octopods.message_statuses"
 SHARDS = 8
 PER_KIND = 400  # four kinds of message: 1,600 in all, 200 a shard, about 25 s a shard
 KILLED_AT = 0.5  # of the shard's messages asked for when its worker is killed
@@ -46,11 +47,11 @@ def _truth(emulator: Any, ids: list[int]) -> dict[int, str]:
     return {m: emulator.state.messages[m].body(now, "")["status"] for m in ids}
 
 
-def _shards(airflow: Airflow, run_id: str) -> list[dict[str, Any]]:
+def _shards(airflow: Airflow, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
     """The run's shards once all have finished (``failed`` after their retry too)."""
 
     def finished() -> list[dict[str, Any]] | None:
-        tis = airflow.mapped_instances(DAG_ID, run_id, TASK_ID)
+        tis = airflow.mapped_instances(dag_id, run_id, TASK_ID)
         return tis if len(tis) == SHARDS and all(t["state"] in ("success", "failed") for t in tis) else None
 
     return wait_until(finished, 600, "the shards finished", every=2)  # type: ignore[no-any-return]
@@ -86,10 +87,10 @@ def _table(deployment: Deployment) -> Any:
     return catalog.load_table(TABLE)
 
 
-def _summary(airflow: Airflow, run_id: str, map_index: int) -> dict[str, Any]:
+def _summary(airflow: Airflow, run_id: str, map_index: int, dag_id: str = DAG_ID) -> dict[str, Any]:
     answer = airflow.api(
         "GET",
-        f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}/xcomEntries/return_value",
+        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{TASK_ID}/xcomEntries/return_value",
         params={"map_index": map_index},
     )
     answer.raise_for_status()
@@ -128,11 +129,7 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
     ]
     summary = _summary(airflow, run_id, index)
     table = _table(deployment)
-    rows = table.scan(selected_fields=("message_id", "status")).to_arrow()
-    found = Counter(rows.column("message_id").to_pylist())
-    statuses = dict(
-        zip(rows.column("message_id").to_pylist(), rows.column("status").to_pylist(), strict=True)
-    )
+    statuses = _statuses(table)  # each id once
     snapshots = [dict(s.summary.additional_properties) for s in table.snapshots()]
     by_shard = Counter(p.get("octopods.map-index") for p in snapshots)
     listing = deployment.s3.client().list_objects_v2(Bucket=WAREHOUSE_BUCKET)
@@ -156,7 +153,7 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
             "requests": len(retried),
             "resumed_rows": summary.get("resumed_rows"),
         },
-        "table_rows": rows.num_rows,
+        "table_rows": len(statuses),
         "snapshots": len(snapshots),
         "progress_objects_left": len(leftovers),
     }
@@ -175,9 +172,7 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
     resumed = int(summary["resumed_rows"])
     assert resumed >= 50, summary
     assert len(retried) <= shard_size - resumed + 20, (len(retried), summary)
-    # Each id exactly once, as the emulator has it.
-    assert set(found) == set(ids) and set(found.values()) == {1}
-    assert statuses == truth
+    assert statuses == truth  # every id, with the emulator's status
     assert Counter(statuses.values()) == {
         "delivered": PER_KIND,
         "read": PER_KIND,
@@ -195,3 +190,50 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
         shard = shards[int(props["octopods.map-index"])]
         assert props["octopods.try-number"] == str(shard["try_number"]), props
     assert leftovers == []
+
+
+def _statuses(table: Any) -> dict[int, str]:
+    rows = table.scan(selected_fields=("message_id", "status")).to_arrow()
+    ids = rows.column("message_id").to_pylist()
+    assert len(ids) == len(set(ids)), "an id twice in the table"
+    return dict(zip(ids, rows.column("status").to_pylist(), strict=True))
+
+
+def test_shards_refreshing_at_once_rewrite_the_same_files_and_keep_each_row_once(
+    deployment: Deployment,
+) -> None:
+    """After the first test: the sent ones are delivered meanwhile; 8 shards fetch again the
+    rows not yet final (``id % 8`` each) and commit at once, each rewriting files of the one
+    day's partition that the others rewrite too."""
+    airflow, emulator = deployment.airflow, deployment.emulator
+    before = _statuses(_table(deployment))
+    for message_id, status in before.items():
+        if status == "sent":
+            emulator.set_status(message_id, "delivered")
+    due = sorted(m for m, status in before.items() if status in ("sent", "delivered"))
+    run_id = airflow.trigger(REFRESH_DAG_ID)
+    shards = _shards(airflow, run_id, REFRESH_DAG_ID)
+    summaries = [_summary(airflow, run_id, i, REFRESH_DAG_ID) for i in range(SHARDS)]
+    table = _table(deployment)
+    after = _statuses(table)
+    ours = [
+        dict(s.summary.additional_properties)
+        for s in table.snapshots()
+        if s.summary.additional_properties.get("octopods.run-id") == run_id
+    ]
+    figures = {
+        "command": "make integration PYTEST_ARGS='-k iceberg'",
+        "due_rows": len(due),
+        "shards": [
+            {k: s[k] for k in ("due_rows", "replaced", "files_added", "files_removed", "requests", "seconds")}
+            for s in summaries
+        ],
+    }
+    print(json.dumps(figures, indent=2))
+
+    assert [t["state"] for t in shards] == ["success"] * SHARDS, shards
+    assert [t["try_number"] for t in shards] == [1] * SHARDS, "a shard needed a retry"
+    assert sum(s["due_rows"] for s in summaries) == sum(s["replaced"] for s in summaries) == len(due)
+    assert after == _truth(emulator, sorted(before)), "not the emulator's statuses"
+    assert Counter(after.values()) == {"delivered": 2 * PER_KIND, "read": PER_KIND, "failed": PER_KIND}
+    assert sorted(p["octopods.map-index"] for p in ours) == [str(i) for i in range(SHARDS)], ours
