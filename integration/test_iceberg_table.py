@@ -2,8 +2,9 @@
 S3 server, 8 mapped shards of ``MessageStatusToIcebergOperator`` on both Celery workers
 committing to it at once, and a worker SIGKILLed mid-shard: the shard's retry runs on the
 other worker, resumes from its checkpoint on S3, and commits once. The table read back with
-pyiceberg holds each id once, with the emulator's statuses. Figures go to
-.artifacts/iceberg_table.json."""
+pyiceberg holds each id once, with the emulator's statuses. Then 8 shards refresh the rows
+not yet final at once, rewriting the same files. Figures go to .artifacts/iceberg_table.json
+and .artifacts/iceberg_refresh.json."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("octopods_connection", "iceberg_connections
 DAG_ID, REFRESH_DAG_ID = "it_iceberg_table", "it_iceberg_refresh"
 TASK_ID, TABLE = "table", "octopods.message_statuses"
 SHARDS = 8
-PER_KIND = 400  # four kinds of message: 1,600 in all, 200 a shard, about 25 s a shard
+PER_KIND = 400  # four kinds of message: 1,600 in all, 200 a shard, about 17 s a shard
 KILLED_AT = 0.5  # of the shard's messages asked for when its worker is killed
 
 
@@ -213,6 +214,8 @@ def test_shards_refreshing_at_once_rewrite_the_same_files_and_keep_each_row_once
     due = sorted(m for m, status in before.items() if status in ("sent", "delivered"))
     run_id = airflow.trigger(REFRESH_DAG_ID)
     shards = _shards(airflow, run_id, REFRESH_DAG_ID)
+    # Each at its first try: a shard losing the commit race merges again, it does not fail.
+    assert [(t["state"], t["try_number"]) for t in shards] == [("success", 1)] * SHARDS, shards
     summaries = [_summary(airflow, run_id, i, REFRESH_DAG_ID) for i in range(SHARDS)]
     table = _table(deployment)
     after = _statuses(table)
@@ -229,10 +232,10 @@ def test_shards_refreshing_at_once_rewrite_the_same_files_and_keep_each_row_once
             for s in summaries
         ],
     }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "iceberg_refresh.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
 
-    assert [t["state"] for t in shards] == ["success"] * SHARDS, shards
-    assert [t["try_number"] for t in shards] == [1] * SHARDS, "a shard needed a retry"
     assert sum(s["due_rows"] for s in summaries) == sum(s["replaced"] for s in summaries) == len(due)
     assert after == _truth(emulator, sorted(before)), "not the emulator's statuses"
     assert Counter(after.values()) == {"delivered": 2 * PER_KIND, "read": PER_KIND, "failed": PER_KIND}
