@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
-from integration.deployment import HERE, Airflow, Postgres, RedisServer
+from integration.deployment import HERE, Airflow, Postgres, RedisServer, S3Server
 
 ARTIFACTS = HERE.parent / ".artifacts"
 BUDGET = 250.0  # octopods_default's requests_per_second
 SCALE_BUDGET = 400.0  # octopods_scale's: 100,000 requests in about 250 s
+WAREHOUSE_BUCKET = "octopods-warehouse"
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Deployment:
     emulator: Emulator
     root: Path
     redis: RedisServer
+    s3: S3Server
+    iceberg_catalog_url: str  # the Iceberg SQL catalog's database, beside Airflow's
 
 
 @pytest.fixture(scope="session")
@@ -32,16 +35,19 @@ def deployment() -> Iterator[Deployment]:
     root = Path(tempfile.mkdtemp(prefix="octopods-it-"))
     postgres = Postgres(root)
     redis = RedisServer(root)
+    s3 = S3Server(root)
     emulator = Emulator().start()
     airflow: Airflow | None = None
     try:
         database = postgres.start()
         redis.start()
+        s3.start(WAREHOUSE_BUCKET)
+        catalog_url = postgres.create_database("iceberg")
         # The Celery broker and the shared rate budget: two databases of one Redis.
         airflow = Airflow(root, database, HERE / "dags", broker_url=f"redis://127.0.0.1:{redis.port}/1")
         airflow.env["IT_SNAPSHOT_ROOT"] = f"file://{root}/statuses"
         airflow.start_all()
-        yield Deployment(airflow, emulator, root, redis)
+        yield Deployment(airflow, emulator, root, redis, s3, catalog_url)
     finally:
         if airflow is not None:
             airflow.stop_all()
@@ -50,6 +56,7 @@ def deployment() -> Iterator[Deployment]:
                 (ARTIFACTS / f"airflow-{log.name}").write_bytes(log.read_bytes()[-2_000_000:])
         emulator.stop()
         redis.stop()
+        s3.stop()
         postgres.stop()
 
 
@@ -101,3 +108,16 @@ def octopods_connection(deployment: Deployment, budget_store: str) -> str:
 def scale_connection(deployment: Deployment, budget_store: str) -> str:
     """``octopods_scale``: the scale-out tests' connection, at ``SCALE_BUDGET``."""
     return _octopods(deployment, "octopods_scale", SCALE_BUDGET, budget_store)
+
+
+@pytest.fixture(scope="session")
+def iceberg_connections(deployment: Deployment) -> tuple[str, str]:
+    """``it_iceberg``, pyiceberg's SQL catalog on the deployment's PostgreSQL with its
+    warehouse on the S3 server, and ``it_s3``, the Amazon connection with the server's keys."""
+    catalog = {
+        "connection_id": "it_iceberg",
+        "conn_type": "iceberg",
+        "host": deployment.iceberg_catalog_url,
+        "extra": json.dumps({"type": "sql", "warehouse": f"s3://{WAREHOUSE_BUCKET}/warehouse"}),
+    }
+    return _create(deployment, catalog), _create(deployment, deployment.s3.connection("it_s3"))

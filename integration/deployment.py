@@ -1,6 +1,7 @@
 """A real Airflow deployment on loopback, started and stopped by the integration suite.
 
 PostgreSQL and Redis (Debian's packages; installed when missing, run from a temporary folder),
+moto's S3 API server (from PyPI, as the warehouse of an Iceberg table),
 Airflow 3 with CeleryExecutor as separate processes (``api-server``, ``scheduler``,
 ``dag-processor``, two triggerers, two Celery workers each with a host name of its own), the
 provider installed as a package, and the Octopods emulator as the API. Nothing is installed by hand.
@@ -97,6 +98,13 @@ class Postgres:
         )
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
 
+    def create_database(self, name: str) -> str:
+        """Another database of this cluster; its SQLAlchemy URL."""
+        self._as_postgres(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name
+        )
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{name}"
+
     def stop(self) -> None:
         if (self.dir / "postmaster.pid").exists():
             self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop")
@@ -152,6 +160,63 @@ class RedisServer:
             "host": "127.0.0.1",
             "port": self.port,
             "extra": json.dumps({"db": 0}),
+        }
+
+
+class S3Server:
+    """moto's S3 API server (a PyPI package, in the suite's venv) on loopback, in memory; any
+    keys are accepted."""
+
+    KEY, SECRET, REGION = "octopods-it", "octopods-it-secret", "us-east-1"
+
+    def __init__(self, root: Path) -> None:
+        self.log = root / "moto.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *buckets: str) -> S3Server:
+        log = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=log,
+        )
+        wait_until(self._answers, 60, "moto's S3 server answering", every=0.1)
+        for bucket in buckets:
+            self.client().create_bucket(Bucket=bucket)
+        return self
+
+    def _answers(self) -> bool:
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"{self.url}/moto-api/", timeout=1).ok
+        return False
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=self.KEY,
+            aws_secret_access_key=self.SECRET,
+            region_name=self.REGION,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def connection(self, conn_id: str) -> dict[str, Any]:
+        """An Amazon provider ``aws`` connection to this server, as the REST API takes it."""
+        return {
+            "connection_id": conn_id,
+            "conn_type": "aws",
+            "login": self.KEY,
+            "password": self.SECRET,
+            "extra": json.dumps({"endpoint_url": self.url, "region_name": self.REGION}),
         }
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator, asset_for
+from airflow_provider_octopods.operators.message_status_iceberg import MessageStatusToIcebergOperator
 from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
+from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 
 # Polling fast enough for a test to watch it; the policy is the same code as the defaults.
 FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5, "deferrable": True}
@@ -93,3 +95,31 @@ with DAG("it_scale_sensors", schedule=None, catchup=False, max_active_tasks=400)
         timeout=1800,
         **SCALE,
     ).expand(message_id=waiting())
+
+# One Iceberg table of current statuses: its catalog on PostgreSQL, its warehouse on S3, and 8
+# shards on both workers committing to it at once.
+ICEBERG = {
+    "table": "octopods.message_statuses",
+    "iceberg_conn_id": "it_iceberg",
+    "aws_conn_id": "it_s3",  # the warehouse's keys, and the checkpoint's beside the table
+    "max_requests_per_second": 96.0,  # 12 per shard: a shard of 200 messages takes about 17 s
+    "retries": 1,  # a shard whose worker dies runs again, on any worker, and resumes
+    "retry_delay": timedelta(seconds=1),
+    "checkpoint_rows": 50,
+}
+
+with DAG("it_iceberg_table", schedule=None, catchup=False) as it_iceberg_table:
+
+    @task
+    def deal(dag_run: Any = None) -> list[list[int]]:
+        messages = dag_run.conf["messages"]
+        return [messages[i::SHARDS] for i in range(SHARDS)]
+
+    MessageStatusToIcebergOperator.partial(task_id="table", **ICEBERG).expand(message_ids=deal())
+
+with DAG("it_iceberg_refresh", schedule=None, catchup=False) as it_iceberg_refresh:
+    # No new ids: each shard fetches again its share (id % 8) of the rows not yet final, and
+    # rewrites the files holding them while the others do the same.
+    MessageStatusToIcebergOperator.partial(
+        task_id="table", refresh_policy=RefreshPolicy(factor=0, floor=timedelta(0)), **ICEBERG
+    ).expand(message_ids=[[] for _ in range(SHARDS)])
