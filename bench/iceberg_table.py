@@ -34,8 +34,9 @@ truth at that moment; the day measured is the next run. Its due rows are not who
 the policy's wait is twice a row's age at its last fetch, so a day's not-final rows come due
 on different days, and the merge rewrites the rest of their files.
 
-``--due-files`` gives ``merge`` a ``fetched_together`` from the default ``RefreshPolicy`` (the
-first daily run each not-final row comes due at), so that a run fetches whole files.
+The merge groups rows not final by the day the default ``RefreshPolicy`` makes them due, as
+the operator does (``snapshot.previous.due_together``), so that a run fetches whole files;
+``--ungrouped`` writes them in one file per partition instead, for comparison.
 
 ``--table-property KEY=VALUE`` (repeatable) sets a table property at creation, to compare
 writer settings: it wins over the merge's ``WRITE_DEFAULTS`` (e.g.
@@ -43,7 +44,7 @@ writer settings: it wins over the merge's ``WRITE_DEFAULTS`` (e.g.
 the time).
 
     .venv/bin/python bench/iceberg_table.py [--days 30] [--per-day 100000] [--changed 100000] [--window 7]
-        [--not-final-share 0.47] [--simulate] [--due-files]
+        [--not-final-share 0.47] [--simulate] [--ungrouped]
         [--table-property write.parquet.compression-level=3]
 """
 
@@ -71,8 +72,9 @@ from pyiceberg.expressions import GreaterThanOrEqual
 from airflow_provider_octopods.emulator.state import FAILURE_REASONS
 from airflow_provider_octopods.iceberg import schema
 from airflow_provider_octopods.iceberg.catalog import TABLE_PROPERTIES
-from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, merge
+from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, TRY_NUMBER, merge
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
+from airflow_provider_octopods.snapshot.previous import due_together
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
 
@@ -341,28 +343,9 @@ def create_table(folder: Path, properties: dict[str, str]) -> Any:
     )
 
 
-def due_run(policy: RefreshPolicy) -> Callable[[pa.Table], np.ndarray[Any, Any]]:
-    """Of each row, the first daily run after the latest fetch that ``policy`` makes it due at
-    (0: none before its ceiling), for ``merge``'s ``fetched_together``."""
-    runs = range(policy.ceiling // timedelta(days=1) + 1, 0, -1)
-
-    def first_due(rows: pa.Table) -> np.ndarray[Any, Any]:
-        columns = [rows.column(name).to_numpy(zero_copy_only=False) for name in ("sent_at", "fetched_at")]
-        sent, fetched = (column.astype("datetime64[us]") for column in columns)
-        status = rows.column("status").to_numpy(zero_copy_only=False)
-        error = rows.column("error_code").is_valid().to_numpy(zero_copy_only=False)
-        latest = pc.max(rows.column("fetched_at")).as_py()
-        found = np.zeros(rows.num_rows, np.int64)
-        for run in runs:  # the last one written is the first run
-            found[policy.due(status, error, sent, fetched, latest + timedelta(days=run))] = run
-        return found
-
-    return first_due
-
-
 def merged(table: Any, rows: pa.Table, tag: str, args: Any) -> Any:
-    together = due_run(RefreshPolicy()) if args.due_files else None
-    return merge(table, rows, {COMMITTED_BY: tag}, fetched_together=together)
+    together = None if args.ungrouped else due_together(RefreshPolicy(), 1)
+    return merge(table, rows, {COMMITTED_BY: tag, TRY_NUMBER: "1"}, fetched_together=together)
 
 
 def build(table: Any, traffic: Traffic, args: Any) -> list[pa.Table]:
@@ -459,10 +442,10 @@ def main() -> None:
         "--changed and --not-final-share do not apply",
     )
     parser.add_argument(
-        "--due-files",
+        "--ungrouped",
         action="store_true",
-        help="give merge fetched_together: rows not final share files by the daily run the "
-        "default RefreshPolicy makes them due at",
+        help="rows not final in one file per partition, not grouped by the day they come due "
+        "(the operator groups them)",
     )
     parser.add_argument("--table-property", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()

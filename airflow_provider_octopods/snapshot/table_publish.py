@@ -61,7 +61,7 @@ class TableRunResult:
         return {
             "table": plan.options.table,
             "snapshot_id": merged.snapshot_id,
-            "committed_by_earlier_try": merged.already,
+            "commit_landed_unanswered": merged.already,
             "table_rows_before": plan.known,
             "inputs": plan.given.received,
             "invalid_inputs": plan.given.invalid,
@@ -104,7 +104,7 @@ def publish_to_table(
     properties = task_try.properties(plan)
     merged = merge(table, rows, properties, attempts=plan.options.commit_attempts, fetched_together=together)
     if merged.already:
-        log.info("An earlier try of this task committed its rows already (snapshot %s)", merged.snapshot_id)
+        log.info("The commit had landed though its answer was lost (snapshot %s)", merged.snapshot_id)
     elif merged.snapshot_id is not None:
         log.info(
             "Committed snapshot %s to %s: %s inserted, %s replaced, %s files added, %s removed (%s bytes)",
