@@ -76,6 +76,7 @@ from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, TRY_NUMBER, me
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
 from airflow_provider_octopods.snapshot.previous import due_together
 from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.snapshot.table_plan import table_state
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
 
 T = TypeVar("T")
@@ -529,6 +530,8 @@ def run_day(table: Any, folder: Path, fetched: pa.Table, origin: str, snapshot: 
         f"Iceberg bytes / rolling bytes: {ratio:.3f} (target <= 0.25: {verdict(ratio <= 0.25)}); "
         f"commit {seconds:.1f} s (target <= 30 s: {verdict(seconds <= 30)})"
     )
+    state, state_seconds = timed(lambda: table_state(table))
+    print(f"The next run's plan reads the table's state ({state.num_rows:,} rows) in {state_seconds:.1f} s")
     since = START + timedelta(days=args.days + 1 - window)
     print(f"Reading the current status of the last {window} days (sent_at >= {since.date()}):")
     for name, rows, read_seconds in reads(table, since, folder / "rolling" / "snapshot_date=today"):
