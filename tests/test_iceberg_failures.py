@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
 from airflow_provider_octopods.emulator import Emulator
+from tests.folder_cases import read_only
 from tests.iceberg_cases import load_catalog, run_case, use_catalog
 from tests.test_snapshot_failures import try_numbers
 
@@ -78,23 +78,13 @@ def test_a_table_of_another_schema_is_refused_naming_the_difference(
 
 @pytest.fixture
 def read_only_data(warehouse: Path) -> Iterator[Path]:
-    """The table, made, with its data folder on a read-only filesystem (root writes anywhere
-    else)."""
+    """The table, made, with its data folder on a read-only filesystem."""
     catalog = load_catalog(warehouse)
     from airflow_provider_octopods.iceberg.catalog import TableRef, _load_or_create
 
     table = _load_or_create(catalog, TableRef.parse("octopods.message_statuses"))
-    data = Path(table.location().removeprefix("file://")) / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(data)], capture_output=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {made.stderr.decode().strip()}")
-    try:
+    with read_only(Path(table.location().removeprefix("file://")) / "data") as data:
         yield data
-    finally:
-        subprocess.run(["umount", str(data)], check=True)
 
 
 def test_a_warehouse_that_cannot_be_written_is_refused_before_fetching(

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 
 from airflow_provider_octopods.emulator import Emulator
 from tests.dag_runs import task_state, task_xcom
+from tests.folder_cases import read_only
 from tests.hostile import HostileServer, answer_with
 from tests.snapshots import files_under, partition, progress_root, read_back, rows_by_id, run_case
 
@@ -42,17 +42,8 @@ def try_numbers(dag_run: object, task_id: str = "snapshot") -> int:
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     """A folder on a read-only filesystem (a tmpfs mounted ro: root writes anywhere else)."""
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {made.stderr.decode().strip()}")
-    try:
+    with read_only(tmp_path / "read-only") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_read_only_output_fails_at_once_with_no_request_and_no_retry(
