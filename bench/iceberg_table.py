@@ -40,8 +40,8 @@ the operator does (``snapshot.previous.due_together``), so that a run fetches wh
 
 ``--table-property KEY=VALUE`` (repeatable) sets a table property at creation, to compare
 writer settings: it wins over the merge's ``WRITE_DEFAULTS`` (e.g.
-``write.parquet.compression-level=3``; 15 is the merge's; 19 writes 0.230 of the rolling bytes in about 4 times
-the time).
+``write.parquet.compression-level=3``; 15 is the merge's; 19 writes 0.230 of the rolling
+bytes in about 4 times the time).
 
     .venv/bin/python bench/iceberg_table.py [--days 30] [--per-day 100000] [--changed 100000] [--window 7]
         [--not-final-share 0.47] [--simulate] [--ungrouped]
