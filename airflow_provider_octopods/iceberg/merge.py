@@ -37,6 +37,7 @@ from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
 from airflow_provider_octopods.errors import OctopodsTableError
 from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA, field_id
+from airflow_provider_octopods.parquet.ids import members
 from airflow_provider_octopods.status import TERMINAL_STATUSES
 
 ATTEMPTS = 8
@@ -150,7 +151,9 @@ def _merge_once(
     not_applied = pc.and_(pc.is_null(rows.column("status")), held)
     applied = rows.filter(pc.invert(not_applied))
     applied_ids = applied.column("message_id").to_numpy()
-    keep = [t.filter(pa.array(~_among(t.column("message_id").to_numpy(), applied_ids))) for t in rewrite.kept]
+    keep = [
+        t.filter(pa.array(~members(t.column("message_id").to_numpy(), applied_ids))) for t in rewrite.kept
+    ]
     touched = [
         (file, kept)
         for file, kept, before in zip(rewrite.files, keep, rewrite.kept, strict=True)
@@ -160,7 +163,7 @@ def _merge_once(
     added = list(write_files(table, out, together))
     removed = [file for file, _ in touched]
     commit_files(table, properties, removed, added)
-    replaced = int(_among(old_ids, applied_ids).sum())
+    replaced = int(members(old_ids, applied_ids).sum())
     return Merged(
         snapshot_id=table.current_snapshot().snapshot_id,
         inserted=applied.num_rows - replaced,
@@ -185,7 +188,7 @@ def _files_holding(table: Any, ids: np.ndarray[Any, Any]) -> _Rewrite:
             continue
         # The ids alone first: most files within the bounds (a day's final rows) hold none.
         file_ids = _read(table, task.file.file_path, ["message_id"]).column(0).to_numpy()
-        hit = _among(file_ids, ids)
+        hit = members(file_ids, ids)
         if not hit.any():
             continue
         content = _read(table, task.file.file_path).cast(ARROW_SCHEMA)
@@ -200,16 +203,6 @@ def _files_holding(table: Any, ids: np.ndarray[Any, Any]) -> _Rewrite:
 def _read(table: Any, path: str, columns: list[str] | None = None) -> pa.Table:
     with table.io.new_input(path).open() as stream:
         return pq.read_table(stream, columns=columns)
-
-
-def _among(values: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Which ``values`` are in ``ids`` (sorted): a binary search each, where a hash set of
-    every fetched id, built again for each file, cost seconds a day."""
-    at = np.searchsorted(ids, values)
-    found = np.zeros(len(values), dtype=bool)
-    inside = at < len(ids)
-    found[inside] = ids[at[inside]] == values[inside]
-    return found
 
 
 def _may_hold(data_file: Any, ids: np.ndarray[Any, Any]) -> bool:

@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airflow_provider_octopods.parquet.ids import members
 from airflow_provider_octopods.parquet.staging import Target, is_local, staged_pattern
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
 
@@ -77,14 +78,6 @@ def sequence_of(ti: Any, dag_run: Any) -> str:
     """The try sequence of a task instance (see the module's docstring), as 16 hex digits."""
     marks = [str(dag_run.run_after), str(dag_run.start_date), dag_run.clear_number or 0, ti.max_tries]
     return hashlib.sha256(repr(marks).encode()).hexdigest()[:16]
-
-
-def _members(ids: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Which of ``ids`` are in ``wanted`` (sorted)."""
-    if not len(wanted):
-        return np.zeros(len(ids), dtype=bool)
-    at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
-    return wanted[at] == ids  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -177,7 +170,7 @@ class Progress:
             with self.folder.fs.open(path, "rb") as stream:
                 for batch in pq.ParquetFile(stream).iter_batches(batch_size=batch_rows):
                     rows = pa.Table.from_batches([batch]).cast(self.schema)
-                    kept = _members(rows.column("message_id").to_numpy(), wanted)
+                    kept = members(rows.column("message_id").to_numpy(), wanted)
                     yield from rows.filter(kept).to_batches()
 
     def due(self, buffered: int) -> bool:
