@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 def snapshot_asset(outlets: Iterable[object]) -> Asset | None:
     """The snapshot's Asset: the first Asset in the task's ``outlets`` (by default the only
-    one, ``asset_for(output_path)``). Its event carries the part written; its state store,
-    the partition."""
+    one, ``asset_for(output_path)``, or the table's ``table_asset``). Its event carries the part
+    written or the table's snapshot; a Parquet snapshot's state store, the partition."""
     return next((o for o in outlets if isinstance(o, Asset)), None)
 
 

@@ -20,6 +20,7 @@ from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.iceberg import upkeep
 from airflow_provider_octopods.iceberg.catalog import ASSET_SCHEME, TableRef, open_table
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS
+from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, StopsFetch, task_slot
 from airflow_provider_octopods.reporting.tally import emit_count
 from airflow_provider_octopods.snapshot import checkpoint
@@ -151,7 +152,7 @@ class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
         self.log.info("Table refreshed: %s", summary)
         for name in ("rows", "error_rows", "invalid_inputs", "inserted", "replaced"):
             emit_count(f"table.{name}", summary[name], self.octopods_conn_id)
-        asset = next((o for o in self.outlets if isinstance(o, Asset)), None)
+        asset = last_snapshot.snapshot_asset(self.outlets)
         if asset is None or result.merged.snapshot_id is None:
             return
         event = context["outlet_events"][asset]
