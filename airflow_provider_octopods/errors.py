@@ -107,8 +107,8 @@ class InvalidMessageReference(OctopodsError, AirflowFailException, ValueError):
 
 
 class OctopodsInputError(OctopodsError, AirflowFailException, ValueError):
-    """An input file of message ids that cannot be read as one (no ``message_id`` column, not
-    CSV or Parquet). Not retried: the same file is refused again."""
+    """An input file of message ids that is missing or cannot be read as one (no ``message_id``
+    column, not CSV or Parquet). Not retried: the same file is refused again."""
 
 
 class OctopodsTableError(OctopodsError):

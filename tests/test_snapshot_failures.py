@@ -77,6 +77,17 @@ def test_an_output_under_a_regular_file_names_the_output_path(
     assert "octopods-progress" not in out.split("Task failed with exception")[-1].split("\n")[0]
 
 
+def test_a_missing_ids_file_fails_once_naming_the_parameter(
+    root: Path, emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    missing = root / "no-such-send-log.csv"
+    dag_run = run_case("snapshot_file_retried", path=f"file://{missing}")
+    out = capfd.readouterr().out
+    assert dag_run.state == "failed" and try_numbers(dag_run) == 1  # retries=2, and one try
+    assert emulator.requests() == []
+    assert f"OctopodsInputError: message_ids_path file://{missing} is not a file" in out
+
+
 def test_a_file_without_the_message_id_column_fails_once_saying_so(
     root: Path, emulator: Emulator, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_octopods.errors import InvalidMessageReference
+from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsInputError
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.reporting.durations import duration, least_time
 from airflow_provider_octopods.reporting.log import Log
@@ -144,8 +144,13 @@ def read_inputs(job: Job | Any, strict: bool, log: Log) -> inputs.MessageInputs:
     too), checked; inputs that are not ids fail the run when ``strict``."""
     if job.message_ids_path is not None:
         source = ObjectStoragePath(job.message_ids_path)
-        with source.open("rb") as stream:  # type: ignore[no-untyped-call]
-            given = inputs.collect(inputs.read_refs(stream, str(source)), job.base_url)
+        try:
+            with source.open("rb") as stream:  # type: ignore[no-untyped-call]
+                given = inputs.collect(inputs.read_refs(stream, str(source)), job.base_url)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as missing:
+            why = missing.strerror or missing
+            text = f"message_ids_path {source} is not a file ({why}); nothing was fetched"
+            raise OctopodsInputError(text) from None
     else:
         given = inputs.collect(job.message_ids or (), job.base_url)
     if given.invalid:

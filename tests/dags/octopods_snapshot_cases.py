@@ -24,6 +24,11 @@ FAST: dict[str, Any] = {"max_requests_per_second": 5000, "max_concurrency": 32}
 CASES: dict[str, dict[str, Any]] = {
     "snapshot_ids": {"message_ids": "{{ params.messages }}"},
     "snapshot_file": {"message_ids_path": "{{ params.path }}"},
+    "snapshot_file_retried": {
+        "message_ids_path": "{{ params.path }}",
+        "retries": 2,
+        "retry_delay": timedelta(0),
+    },
     # Invalid inputs count towards max_error_ratio: a file with a few tolerates them.
     "snapshot_file_tolerant": {"message_ids_path": "{{ params.path }}", "max_error_ratio": 0.5},
     "snapshot_ids_tolerant": {"message_ids": "{{ params.messages }}", "max_error_ratio": 0.5},
