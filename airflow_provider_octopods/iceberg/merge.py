@@ -63,8 +63,9 @@ Together = Callable[[pa.Table], np.ndarray[Any, Any]]
 
 @dataclass(frozen=True)
 class Merged:
-    """What a merge did. ``snapshot_id`` is the snapshot holding the rows (an earlier try's
-    when ``already`` is true); ``days`` the partitions it changed, as ``YYYY-MM-DD``."""
+    """What a merge did. ``snapshot_id`` is the snapshot holding the rows, None when there
+    were none; ``already``: this try's commit had landed though its answer was lost; ``days``
+    the partitions it changed, as ``YYYY-MM-DD`` or ``NO_SENT_AT``."""
 
     snapshot_id: int | None = None
     already: bool = False

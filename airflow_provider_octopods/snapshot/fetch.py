@@ -76,7 +76,7 @@ def progress_line(done: int, total: int, tally: Tally, elapsed: float) -> str:
     left = f"about {duration((total - done) * elapsed / done)} left" if done else "no row yet"
     errors = sum(tally.errors.values())
     return (
-        f"Snapshot progress: {done:,} of {total:,} rows fetched ({done / max(total, 1):.0%}), "
+        f"Fetch progress: {done:,} of {total:,} rows fetched ({done / max(total, 1):.0%}), "
         f"{tally.requests:,} requests, {tally.answered_429:,} answered 429, {errors:,} error rows"
         + (f" ({describe_errors(tally.errors, tally.samples)})" if errors else "")
         + f"; {rate:.1f} requests/s, {left}"
