@@ -11,7 +11,7 @@ No Airflow run and no emulator: the rows are built with pyarrow in the snapshot'
   fetched, and rewritten, together).
 - The day's run, one ``merge.merge``: ``--per-day`` new rows sent today, and ``--changed`` rows
   of earlier days fetched again, the not-final rows of the days the refresh policy makes due
-  (the default ``RefreshPolicy``: 1, 3, 7, 11, ... days back; the share of not-final rows per
+  (the default ``FixedRefresh``: 1, 3, 7, 11, ... days back; the share of not-final rows per
   day is set so that these days hold ``--changed`` rows; with ``--not-final-share`` above
   that, ``--changed`` of them are fetched and the others rewritten); a quarter read since.
   Printed: the merge's wall time, the bytes it wrote (data files, and metadata: manifests,
@@ -29,12 +29,12 @@ No Airflow run and no emulator: the rows are built with pyarrow in the snapshot'
   ``pyarrow.dataset`` and Polars.
 
 ``--simulate`` builds the table as daily runs would (``Simulation``): each day's run fetches
-the day's messages and the rows the default ``RefreshPolicy`` makes due, from each message's
+the day's messages and the rows the default ``FixedRefresh`` makes due, from each message's
 truth at that moment; the day measured is the next run. Its due rows are not whole files:
 the policy's wait is twice a row's age at its last fetch, so a day's not-final rows come due
 on different days, and the merge rewrites the rest of their files.
 
-The merge groups rows not final by the day the default ``RefreshPolicy`` makes them due, as
+The merge groups rows not final by the day the default ``FixedRefresh`` makes them due, as
 the operator does (``snapshot.previous.due_together``), so that a run fetches whole files;
 ``--ungrouped`` writes them in one file per partition instead, for comparison.
 
@@ -74,8 +74,9 @@ from airflow_provider_octopods.iceberg import schema
 from airflow_provider_octopods.iceberg.catalog import TABLE_PROPERTIES
 from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, TRY_NUMBER, merge
 from airflow_provider_octopods.parquet.writer import SnapshotWriter
+from airflow_provider_octopods.refresh import Decision, FixedRefresh
+from airflow_provider_octopods.refresh.rows import Rows
 from airflow_provider_octopods.snapshot.previous import due_together
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.table_plan import table_state
 from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
 
@@ -232,7 +233,7 @@ class Traffic:
 class Simulation:
     """Every message's truth (when it is delivered, read, or that it failed) and what the table
     holds of it: for a table built by a run a day that fetches the day's messages and the rows
-    the default ``RefreshPolicy`` makes due, as the operator does. Reads come within hours but
+    the default ``FixedRefresh`` makes due, as the operator does. Reads come within hours but
     for a tail of days; a fifth are never read, a few never delivered."""
 
     def __init__(self, seed: int, per_day: int, days: int) -> None:
@@ -285,7 +286,10 @@ class Simulation:
         us = "datetime64[us]"
         sent = self.sent[known].astype(np.int64).astype(us)
         fetched = self.fetched[known].astype(np.int64).astype(us)  # every earlier day's row was fetched
-        due = RefreshPolicy().due(self.status[known], np.zeros(len(sent), bool), sent, fetched, now)
+        nat = np.full(len(sent), np.datetime64("NaT", "us"))
+        status, error = self.status[known], np.zeros(len(sent), bool)
+        held = Rows(np.arange(len(sent)), status, error, sent, nat, nat, fetched)
+        due = FixedRefresh().due(held, now)
         ids = np.concatenate([np.flatnonzero(due), np.arange(day * self.per_day, (day + 1) * self.per_day)])
         rows = self.rows(ids, np.full(len(ids), now.timestamp() * 1e6))
         self.fetched[ids], self.status[ids] = now.timestamp() * 1e6, rows.column("status").to_numpy(False)
@@ -300,7 +304,7 @@ class Simulation:
 def due_days(days: int) -> list[int]:
     """How many days back the default refresh policy makes a day's not-final rows due: each
     waits twice its age at the last fetch, at most ``ceiling``, until ``horizon``."""
-    policy, back, found = RefreshPolicy(), 1, []
+    policy, back, found = FixedRefresh(), 1, []
     ceiling = policy.ceiling // timedelta(days=1)
     while back <= min(days, policy.horizon // timedelta(days=1)):
         found.append(back)
@@ -345,7 +349,8 @@ def create_table(folder: Path, properties: dict[str, str]) -> Any:
 
 
 def merged(table: Any, rows: pa.Table, tag: str, args: Any) -> Any:
-    together = None if args.ungrouped else due_together(RefreshPolicy(), 1)
+    fixed = Decision(np.zeros(0, bool), FixedRefresh().next_fetch, ())
+    together = None if args.ungrouped else due_together(fixed, 1)
     return merge(table, rows, {COMMITTED_BY: tag, TRY_NUMBER: "1"}, fetched_together=together)
 
 
@@ -439,7 +444,7 @@ def main() -> None:
     parser.add_argument(
         "--simulate",
         action="store_true",
-        help="build the table by a run a day under the default RefreshPolicy (Simulation); "
+        help="build the table by a run a day under the default FixedRefresh (Simulation); "
         "--changed and --not-final-share do not apply",
     )
     parser.add_argument(
@@ -494,7 +499,7 @@ def simulated(table: Any, args: Any) -> tuple[pa.Table, str, pa.Table]:
         f"ones and {again / args.days:,.0f} due ones a day on average, built in {seconds:.1f} s"
     )
     fetched, _ = simulation.run(args.days)
-    return fetched, "under the default RefreshPolicy", simulation.window(args.days, args.window)
+    return fetched, "under the default FixedRefresh", simulation.window(args.days, args.window)
 
 
 def run_day(table: Any, folder: Path, fetched: pa.Table, origin: str, snapshot: pa.Table, args: Any) -> None:

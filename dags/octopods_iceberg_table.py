@@ -27,7 +27,7 @@ from airflow_provider_octopods.operators.message_status_iceberg import (
     IcebergTableUpkeepOperator,
     MessageStatusToIcebergOperator,
 )
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.refresh import LearnedRefresh
 
 SEND_LOG = os.environ.get("OCTOPODS_SEND_LOG_ROOT", "file:///tmp/octopods/send_log")
 TABLE = "octopods.message_statuses"
@@ -42,7 +42,7 @@ def octopods_iceberg_table() -> None:
         message_ids_path=SEND_LOG + "/{{ ds }}.csv",  # the day's new ids
         iceberg_conn_id="iceberg_default",  # the catalog (SQL, REST, Glue, ...)
         aws_conn_id=None,  # or an Amazon connection holding the warehouse's S3 keys
-        refresh_policy=RefreshPolicy(),  # the table's not-final rows fetched again when due
+        refresh_policy=LearnedRefresh(),  # the default: learned from the table's rows
     )
     upkeep = IcebergTableUpkeepOperator(
         task_id="upkeep",

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_octopods.errors import InvalidMessageReference
+from airflow_provider_octopods.refresh import LearnedRefresh
 from airflow_provider_octopods.snapshot.plan import plan_snapshot
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from tests.snapshot_cases import Lines, checkpoint_of, job, options, statuses
 
 
@@ -35,7 +35,8 @@ def test_the_plan_carries_rows_forward_and_resumes_what_an_earlier_try_fetched(t
     assert plan.requests.tolist() == [4, 7, 8, 9, 10]
     assert plan.target.name == "part-00001.parquet" and plan.rate == 2500
     assert (plan.given.received, plan.given.invalid, plan.given.duplicates) == (12, 1, 1)
-    warning, removed, start = log.lines
+    warning, removed, refresh, start = log.lines
+    assert refresh.startswith("Refresh: learned refresh: target 0.99 of rows exact") and "fixed rule" in refresh
     assert warning == (
         "1 of 12 input(s) are not message ids, e.g. 'abc'; they get no row and count as errors "
         "towards max_error_ratio"
@@ -57,7 +58,7 @@ def test_the_options_default_what_the_operator_leaves_unset(tmp_path: Path) -> N
     chosen = options(tmp_path, unrelated="ignored")
     assert chosen.output_root == f"file://{tmp_path}/statuses/"
     assert chosen.progress_path == f"file://{tmp_path}/.statuses.octopods-progress/"
-    assert chosen.refresh_policy == RefreshPolicy()
+    assert chosen.refresh_policy == LearnedRefresh()
     with pytest.raises(ValueError, match="under the output root"):
         options(tmp_path, progress_path=f"file://{tmp_path}/statuses/.progress/")
     with pytest.raises(ValueError, match="timestamp unit must be one of"):

@@ -16,12 +16,12 @@ from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.parquet.writer import DEFAULT_ROW_GROUP_ROWS
+from airflow_provider_octopods.refresh import RefreshPolicy
 from airflow_provider_octopods.reporting.tally import emit_count
 from airflow_provider_octopods.snapshot import checkpoint
 from airflow_provider_octopods.snapshot.fetch import Stop, fetch_snapshot
 from airflow_provider_octopods.snapshot.plan import Job, Slot, SnapshotOptions, plan_snapshot
 from airflow_provider_octopods.snapshot.publish import ParquetPartPublisher, Publisher, RunResult
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.root import root_of
 from airflow_provider_octopods.templated import as_list
 
@@ -94,10 +94,12 @@ class MessageStatusToParquetOperator(StopsFetch, BaseOperator):
         two counted together; the failure names each kind of error with a sample.
     :param previous_snapshot_path: a previous snapshot (file or directory, templated): its
         rows are carried forward without a request unless ``refresh_policy`` makes them due:
-        ``read`` and ``failed`` never are, ``sent`` and ``delivered`` as the message ages.
+        ``read`` and ``failed`` never are, ``sent`` and ``delivered`` when they may have changed.
     :param incremental: with no ``previous_snapshot_path``, start from the last snapshot this
         operator's output Asset published (Airflow 3.3+, kept in the Asset's state store).
-    :param refresh_policy: when a carried row is fetched again (``RefreshPolicy()`` by default).
+    :param refresh_policy: when a carried row is fetched again: ``LearnedRefresh()`` by default
+        (learned from the previous snapshot's rows, to ``RefreshTarget()``: 99 % of rows exact,
+        99 % of reads seen within 24 hours), or ``FixedRefresh(...)``. See docs/refresh.md.
     :param full_refresh: fetch every message, whatever the previous snapshot holds.
     :param write_empty_file: on empty input, still write a file with the schema and no rows.
     :param timestamp_unit: ``us`` (default) or ``ms`` (Athena / Glue).

@@ -22,10 +22,10 @@ from airflow_provider_octopods.iceberg.catalog import ASSET_SCHEME, TableRef, op
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.operators.message_status import SNAPSHOT_MAX_CONCURRENCY, StopsFetch, task_slot
+from airflow_provider_octopods.refresh import RefreshPolicy
 from airflow_provider_octopods.reporting.tally import emit_count
 from airflow_provider_octopods.snapshot import checkpoint
 from airflow_provider_octopods.snapshot.fetch import fetch_snapshot
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
 from airflow_provider_octopods.snapshot.table_plan import TableJob, TableOptions, plan_table
 from airflow_provider_octopods.snapshot.table_publish import TableRunResult, TaskTry, publish_to_table
 from airflow_provider_octopods.templated import as_list
@@ -59,7 +59,8 @@ class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
     :param strict: fail before any request if an input is not a message id at all.
     :param max_error_ratio: fail (after committing) when more than this share of the fetched
         rows are errors or of the inputs are not message ids.
-    :param refresh_policy: when a row of the table is fetched again (``RefreshPolicy()``).
+    :param refresh_policy: when a row of the table is fetched again: ``LearnedRefresh()`` by
+        default (learned from the table's rows), or ``FixedRefresh(...)``. See docs/refresh.md.
     :param full_refresh: fetch every row of the table again, whatever the policy says.
     :param progress_path: where fetched rows wait in pieces until the commit, so that a retry
         after a killed worker fetches only what is missing. Default: beside the table's folder

@@ -18,20 +18,19 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_octopods.errors import InvalidMessageReference, OctopodsInputError
 from airflow_provider_octopods.parquet.schema import snapshot_schema
+from airflow_provider_octopods.refresh import LearnedRefresh, RefreshPolicy
 from airflow_provider_octopods.reporting.durations import duration, least_time
 from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.snapshot import checkpoint, inputs, partition
 from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.preflight import probe_writable
-from airflow_provider_octopods.snapshot.previous import carried_forward
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.snapshot.previous import carried_forward, latest
 from airflow_provider_octopods.snapshot.root import SchemaMismatch, check_schema, root_of
 
 Ids = np.ndarray[Any, np.dtype[np.int64]]
@@ -73,7 +72,7 @@ class SnapshotOptions:
         root = root_of(output_path)
         values = {f.name: parameters[f.name] for f in fields(cls) if f.name != "output_root"}
         values["progress_path"] = values["progress_path"] or checkpoint.default_progress_path(root)
-        values["refresh_policy"] = values["refresh_policy"] or RefreshPolicy()
+        values["refresh_policy"] = values["refresh_policy"] or LearnedRefresh()
         return cls(output_root=root, **values)
 
 
@@ -230,9 +229,8 @@ def _carried_forward(ids: Ids, path: str | None, options: SnapshotOptions, log: 
         log.warning("No previous snapshot at %s: fetching everything", previous)
         return None
     dataset = ds.dataset(previous.path, filesystem=previous.fs, format="parquet")
-    wanted = pc.field("message_id").isin(pa.array(ids, pa.int64()))
-    table = dataset.to_table(filter=wanted).cast(snapshot_schema(options.timestamp_unit))
-    return carried_forward(table, options.refresh_policy, datetime.now(UTC))
+    held = latest(dataset.to_table().cast(snapshot_schema(options.timestamp_unit)))
+    return carried_forward(held, ids, options.refresh_policy, datetime.now(UTC), log)
 
 
 def _announce(plan: Plan, log: Log) -> None:

@@ -23,16 +23,17 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_octopods.iceberg.catalog import TableRef
 from airflow_provider_octopods.iceberg.merge import ATTEMPTS, last_committed_try
 from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
+from airflow_provider_octopods.refresh import Decision, LearnedRefresh, RefreshPolicy
+from airflow_provider_octopods.refresh.rows import COLUMNS
 from airflow_provider_octopods.reporting.durations import duration, least_time
 from airflow_provider_octopods.reporting.log import Log
 from airflow_provider_octopods.snapshot import inputs
 from airflow_provider_octopods.snapshot.checkpoint import Progress
 from airflow_provider_octopods.snapshot.plan import Ids, Slot, open_checkpoint, read_inputs
-from airflow_provider_octopods.snapshot.previous import due_rows
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.snapshot.previous import decide
 
-# What the plan reads of the table: enough for the refresh policy.
-STATE_COLUMNS = ("message_id", "status", "error_code", "sent_at", "fetched_at")
+# What the plan reads of the table: what the refresh policy reads.
+STATE_COLUMNS = COLUMNS
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class TableOptions:
         """The options among ``parameters`` (by name); no ``refresh_policy``: the default one."""
         names = {f.name for f in fields(cls)} - {"timestamp_unit"}
         values = {name: parameters[name] for name in names}
-        values["refresh_policy"] = values["refresh_policy"] or RefreshPolicy()
+        values["refresh_policy"] = values["refresh_policy"] or LearnedRefresh()
         return cls(**values)
 
 
@@ -94,6 +95,7 @@ class TablePlan:
     rate: float
     progress: Progress
     known: int  # rows of the table
+    decision: Decision  # the refresh policy's, on the table's rows
     new: Ids = field(default_factory=_no_ids)  # given ids the table does not hold
     due: Ids = field(default_factory=_no_ids)  # ids of the table's rows due now, of this instance
     resumed: Ids = field(default_factory=_no_ids)  # of new and due, the ids earlier tries fetched
@@ -126,14 +128,11 @@ def plan_table(job: TableJob, options: TableOptions, table: Any, log: Log) -> Ta
     state = table_state(table)
     held = np.sort(state.column("message_id").to_numpy())
     new = np.setdiff1d(given.ids, held)
-    if options.full_refresh:
-        due = held
-    else:
-        policy = options.refresh_policy
-        due = state.column("message_id").to_numpy()[due_rows(state, policy, datetime.now(UTC))]
+    decision = decide(state, options.refresh_policy, datetime.now(UTC), len(held) + len(new), log)
+    due = held if options.full_refresh else state.column("message_id").to_numpy()[decision.due]
     due = np.sort(due[due % slot.shards == slot.index])
     rate = (options.max_requests_per_second or job.requests_per_second) / slot.shards
-    plan = TablePlan(job, options, given, rate, progress, len(held), new=new, due=due)
+    plan = TablePlan(job, options, given, rate, progress, len(held), decision, new=new, due=due)
     plan = replace(plan, resumed=np.intersect1d(progress.done_ids(), plan.to_fetch))
     _announce(plan, table, log)
     return plan

@@ -100,7 +100,7 @@ def publish_to_table(
     rows = pa.Table.from_batches(progress.batches(plan.to_fetch, _BATCH_ROWS), schema=progress.schema)
     counts = FetchCounts()
     counts.add(rows)
-    together = due_together(plan.options.refresh_policy, plan.job.slot.shards)
+    together = due_together(plan.decision, plan.job.slot.shards)
     properties = task_try.properties(plan)
     merged = merge(table, rows, properties, attempts=plan.options.commit_attempts, fetched_together=together)
     if merged.already:

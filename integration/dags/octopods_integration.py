@@ -11,7 +11,7 @@ from airflow.sdk import DAG, task
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator, asset_for
 from airflow_provider_octopods.operators.message_status_iceberg import MessageStatusToIcebergOperator
 from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.refresh import FixedRefresh
 
 # Polling fast enough for a test to watch it; the policy is the same code as the defaults.
 FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5, "deferrable": True}
@@ -121,5 +121,5 @@ with DAG("it_iceberg_refresh", schedule=None, catchup=False) as it_iceberg_refre
     # No new ids: each shard fetches again its share (id % 8) of the rows not yet final, and
     # rewrites the files holding them while the others do the same.
     MessageStatusToIcebergOperator.partial(
-        task_id="table", refresh_policy=RefreshPolicy(factor=0, floor=timedelta(0)), **ICEBERG
+        task_id="table", refresh_policy=FixedRefresh(factor=0, floor=timedelta(0)), **ICEBERG
     ).expand(message_ids=[[] for _ in range(SHARDS)])

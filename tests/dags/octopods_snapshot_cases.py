@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.refresh import FixedRefresh
 
 ROOT = os.environ.get("OCTOPODS_TEST_SNAPSHOT_ROOT", "file:///tmp/octopods-test-snapshots")
 OUTPUT = ROOT + "/{{ params.case }}/snapshot_date={{ ds }}/"
@@ -40,7 +40,7 @@ CASES: dict[str, dict[str, Any]] = {
     "snapshot_terminal_only": {
         "message_ids": "{{ params.messages }}",
         "previous_snapshot_path": "{{ params.previous }}",
-        "refresh_policy": RefreshPolicy(factor=0, floor=timedelta(0)),
+        "refresh_policy": FixedRefresh(factor=0, floor=timedelta(0)),
     },
     "snapshot_auto_incremental": {"message_ids": "{{ params.messages }}", "incremental": True},
     "snapshot_full_refresh": {

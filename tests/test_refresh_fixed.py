@@ -1,42 +1,31 @@
-"""The age-aware refresh policy, on columns, at a given ``now``: which rows are fetched again."""
+"""The fixed refresh rule, on columns, at a given ``now``: which rows are fetched again."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.refresh import FixedRefresh
+from tests.refresh_cases import Short, short_rows
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-def due(
-    policy: RefreshPolicy, rows: list[tuple[str | None, bool, datetime | None, datetime | None]]
-) -> list[bool]:
-    def at(values: list[datetime | None]) -> np.ndarray:  # type: ignore[type-arg]
-        return np.array(
-            [np.datetime64(v.replace(tzinfo=None), "us") if v else np.datetime64("NaT", "us") for v in values]
-        )
-
-    status, error, sent, fetched = zip(*rows, strict=True)
-    result = policy.due(
-        np.array(status, dtype=object), np.array(error), at(list(sent)), at(list(fetched)), NOW
-    )
-    return [bool(x) for x in result]
+def due(policy: FixedRefresh, rows: list[Short]) -> list[bool]:
+    return [bool(x) for x in policy.due(short_rows(rows), NOW)]
 
 
 def test_a_row_waits_factor_times_its_age_at_the_last_fetch() -> None:
-    policy = RefreshPolicy(factor=2, floor=H, ceiling=timedelta(days=4))
+    policy = FixedRefresh(factor=2, floor=H, ceiling=timedelta(days=4))
     # Age 3 h when fetched: due 6 h later, not 5 h later.
     assert due(policy, [("delivered", False, NOW - 9 * H, NOW - 6 * H)]) == [True]
     assert due(policy, [("delivered", False, NOW - 8 * H, NOW - 5 * H)]) == [False]
 
 
 def test_the_wait_is_kept_between_floor_and_ceiling() -> None:
-    policy = RefreshPolicy(factor=2, floor=H, ceiling=timedelta(days=1))
+    policy = FixedRefresh(factor=2, floor=H, ceiling=timedelta(days=1))
     young = ("sent", False, NOW - 61 * timedelta(minutes=1), NOW - 60 * timedelta(minutes=1))
     assert due(policy, [young]) == [True]  # 2 x 1 min < the floor of 1 h, which has passed
     old = ("delivered", False, NOW - timedelta(days=11), NOW - timedelta(days=1))
@@ -45,13 +34,13 @@ def test_the_wait_is_kept_between_floor_and_ceiling() -> None:
 
 
 def test_past_the_horizon_a_message_is_not_fetched_again() -> None:
-    policy = RefreshPolicy(factor=1, floor=H, ceiling=timedelta(days=1), horizon=timedelta(days=3))
+    policy = FixedRefresh(factor=1, floor=H, ceiling=timedelta(days=1), horizon=timedelta(days=3))
     assert due(policy, [("delivered", False, NOW - timedelta(days=4), NOW - timedelta(days=2))]) == [False]
     assert due(policy, [("delivered", False, NOW - timedelta(days=3), NOW - timedelta(days=2))]) == [True]
 
 
 def test_terminal_rows_never_errors_and_unknown_ages_always() -> None:
-    policy = RefreshPolicy()
+    policy = FixedRefresh()
     long_ago = NOW - timedelta(days=20)
     rows = [
         ("read", False, long_ago, long_ago),
@@ -65,7 +54,7 @@ def test_terminal_rows_never_errors_and_unknown_ages_always() -> None:
 
 
 def test_carry_forward_of_terminal_rows_only_is_a_policy_too() -> None:
-    policy = RefreshPolicy(factor=0, floor=timedelta(0))
+    policy = FixedRefresh(factor=0, floor=timedelta(0))
     assert due(policy, [("delivered", False, NOW - 2 * H, NOW), ("read", False, NOW - 2 * H, NOW)]) == [
         True,
         False,
@@ -84,4 +73,4 @@ def test_carry_forward_of_terminal_rows_only_is_a_policy_too() -> None:
 )
 def test_a_nonsense_policy_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"must|need"):
-        RefreshPolicy(**kwargs)  # type: ignore[arg-type]
+        FixedRefresh(**kwargs)  # type: ignore[arg-type]
