@@ -36,7 +36,9 @@ def test_the_plan_carries_rows_forward_and_resumes_what_an_earlier_try_fetched(t
     assert plan.target.name == "part-00001.parquet" and plan.rate == 2500
     assert (plan.given.received, plan.given.invalid, plan.given.duplicates) == (12, 1, 1)
     warning, removed, refresh, start = log.lines
-    assert refresh.startswith("Refresh: learned refresh: target 0.99 of rows exact") and "fixed rule" in refresh
+    assert (
+        refresh.startswith("Refresh: learned refresh: target 0.99 of rows exact") and "fixed rule" in refresh
+    )
     assert warning == (
         "1 of 12 input(s) are not message ids, e.g. 'abc'; they get no row and count as errors "
         "towards max_error_ratio"

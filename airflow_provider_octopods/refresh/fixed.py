@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from airflow_provider_octopods.refresh.policy import Decision, tally
+from airflow_provider_octopods.refresh.policy import Decision, span, tally
 from airflow_provider_octopods.refresh.rows import Column, Rows, moment
 
 
@@ -42,7 +42,8 @@ class FixedRefresh:
 
     def decide(self, rows: Rows, now: datetime, output_rows: int = 0) -> Decision:
         due = self.due(rows, now)
-        rule = f"fixed rule: x{self.factor:g} the age at the last fetch, {self.floor}..{self.ceiling}"
+        waits = f"{span(self.floor)} to {span(self.ceiling)}"
+        rule = f"fixed rule: x{self.factor:g} the age at the last fetch, {waits}"
         return Decision(due, self.next_fetch, (rule, *tally(rows, due, now)))
 
     def due(self, rows: Rows, now: datetime) -> Column:

@@ -24,7 +24,7 @@ import numpy as np
 
 from airflow_provider_octopods.refresh.fixed import FixedRefresh
 from airflow_provider_octopods.refresh.hazards import Curve, Hazards
-from airflow_provider_octopods.refresh.policy import Decision, tally
+from airflow_provider_octopods.refresh.policy import Decision, span, tally
 from airflow_provider_octopods.refresh.rows import Column, Rows, moment
 from airflow_provider_octopods.refresh.target import RefreshTarget
 from airflow_provider_octopods.status import DELIVERED, SENT
@@ -110,7 +110,7 @@ class LearnedRefresh:
         budget = "" if target.max_requests is None else f", at most {target.max_requests:,} requests"
         return [
             f"learned refresh: target {target.rows_exact:.3g} of rows exact, {target.reads_seen:.3g} of "
-            f"reads seen within {target.reads_seen_within}{budget}; {len(rows):,} rows held, "
+            f"reads seen within {span(target.reads_seen_within)}{budget}; {len(rows):,} rows held, "
             f"{max(output_rows, len(rows)):,} in the output"
         ]
 

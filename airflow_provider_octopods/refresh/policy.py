@@ -37,6 +37,14 @@ class RefreshPolicy(Protocol):
     def decide(self, rows: Rows, now: datetime, output_rows: int) -> Decision: ...
 
 
+def span(delta: timedelta) -> str:
+    """A duration as a log line says it: ``90 min``, ``24 h``, ``4 days``."""
+    hours = delta.total_seconds() / 3600
+    if hours < 2:
+        return f"{hours * 60:g} min"
+    return f"{hours:g} h" if hours <= 48 else f"{hours / 24:g} days"
+
+
 def tally(rows: Rows, due: Column, now: datetime) -> list[str]:
     """Due rows of each status, by age band: what a log line says about the decision."""
     age = rows.age(moment(now))
