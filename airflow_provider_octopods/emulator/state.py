@@ -257,15 +257,8 @@ class EmulatorState:
         ``time_scale`` stretches or shrinks every delay (0.1: ten times faster)."""
         model = self.model or CAMPAIGNS
         model = model if unconfirmed else model.confirmed()
-        spread = spread_hours * 3600
         with self.lock:
-            now = self.now()
-            ago = (
-                np.arange(count, 0, -1) * spread / count
-                if evenly
-                else self.np_random.uniform(0, spread, count)
-            )
-            sent = now - ago
+            sent = self.now() - self._ago(count, spread_hours * 3600, evenly)
             days = np.maximum(0, (sent - self.started) // 86400).astype(np.int64)
             lifecycles = model_lifecycles(model, self.np_random, days, time_scale)
             return [
@@ -279,6 +272,12 @@ class EmulatorState:
                 )
                 for at, steps in zip(sent, lifecycles, strict=True)
             ]
+
+    def _ago(self, count: int, spread: float, evenly: bool) -> FloatArray:
+        """How long ago each of ``count`` sends over the last ``spread`` seconds was made."""
+        if evenly:
+            return np.arange(count, 0, -1) * spread / max(count, 1)
+        return self.np_random.uniform(0, spread, count)
 
     def _add(
         self,
