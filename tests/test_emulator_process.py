@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ import requests
 from airflow_provider_octopods.clients.sync_client import OctopodsClient
 from airflow_provider_octopods.connection.settings import OctopodsSettings
 from airflow_provider_octopods.emulator.process import emulator_process as run_emulator_process
+from airflow_provider_octopods.emulator.send import simulate_send
 from airflow_provider_octopods.errors import OctopodsServerError
 
 
@@ -47,3 +51,44 @@ def test_scripted_over_http(emulator_process: dict[str, Any]) -> None:
     stats = requests.get(f"{base}/_emulator/stats", timeout=5).json()
     assert stats["by_http_status"] == {"200": 4, "500": 2}
     assert stats["messages"] == 4
+
+
+HALF_FAIL = {
+    "name": "half fail",
+    "outcomes": {"delivered": 0.5, "failed": 0.5},
+    "deliver_delay_s": {"fixed": 0},
+    "fail_delay_s": {"fixed": 0},
+    "read_share_of_delivered": 1.0,
+    "read_delay_s": {"fixed": 0},
+}
+
+
+def _statuses(ready: dict[str, Any], ids: list[int]) -> Counter[str]:
+    with _client(ready) as client:
+        return Counter(client.get_message_status(m).status for m in ids)
+
+
+def test_started_with_a_model_its_messages_follow_it(tmp_path: Path) -> None:
+    model = tmp_path / "half_fail.json"
+    model.write_text(json.dumps(HALF_FAIL))
+    with run_emulator_process("--model", str(model), "--messages", "200", "--deliver-after", "0") as ready:
+        assert ready["model"] == "half fail" and ready["messages"] == 200
+        first = ready["first_message_id"]
+        statuses = _statuses(ready, list(range(first, first + 200)))
+        assert set(statuses) == {"read", "failed"}
+        assert 60 < statuses["failed"] < 140
+        # Sends follow the model too.
+        sent = simulate_send(ready["base_url"], ready["api_key"], 100)
+        assert set(_statuses(ready, [m["message_id"] for m in sent])) == {"read", "failed"}
+
+
+def test_a_built_in_model_by_name_and_none_without() -> None:
+    with run_emulator_process("--model", "campaigns", "--messages", "300") as ready:
+        assert ready["model"] == "campaigns"
+        first = ready["first_message_id"]
+        statuses = _statuses(ready, list(range(first, first + 300)))
+        # Sent over the last 24 hours: every delivery has come, most reads too.
+        assert {"delivered", "read", "failed"} <= set(statuses)
+        assert statuses["delivered"] > 100 and statuses["read"] > 100
+    with run_emulator_process() as ready:
+        assert ready["model"] is None

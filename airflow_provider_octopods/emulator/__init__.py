@@ -14,12 +14,14 @@ import asyncio
 import json
 import ssl
 import threading
+from os import PathLike
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from airflow_provider_octopods.emulator.model import SenderModel, as_model
 from airflow_provider_octopods.emulator.server import STATUS_PREFIX, make_app
 from airflow_provider_octopods.emulator.state import (
     FAILURE_REASONS,
@@ -30,7 +32,15 @@ from airflow_provider_octopods.emulator.state import (
     lifecycle,
 )
 
-__all__ = ["FAILURE_REASONS", "FAULTS", "RETRY_HINTS", "Emulator", "RequestRecord", "serve"]
+__all__ = [
+    "FAILURE_REASONS",
+    "FAULTS",
+    "RETRY_HINTS",
+    "Emulator",
+    "RequestRecord",
+    "SenderModel",
+    "serve",
+]
 
 
 async def serve(
@@ -47,7 +57,9 @@ async def serve(
 
 
 class Emulator:
-    """The emulator in a background thread of this process; an https one with ``ssl_context``."""
+    """The emulator in a background thread of this process; an https one with ``ssl_context``.
+    ``model`` (a ``SenderModel``, a model file's path or a built-in model's name) times the
+    messages of ``add_campaign`` and of ``simulate_send``."""
 
     def __init__(
         self,
@@ -57,8 +69,9 @@ class Emulator:
         api_key: str | None = None,
         seed: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        model: SenderModel | str | PathLike[str] | None = None,
     ):
-        self.state = EmulatorState(api_key=api_key, seed=seed)
+        self.state = EmulatorState(api_key=api_key, seed=seed, model=as_model(model))
         self.host = host
         self.port = port
         self.ssl_context = ssl_context

@@ -12,6 +12,7 @@ import json
 import signal
 
 from airflow_provider_octopods.emulator import serve
+from airflow_provider_octopods.emulator.model import SenderModel, builtin_models
 from airflow_provider_octopods.emulator.state import EmulatorState, lifecycle
 
 
@@ -23,22 +24,43 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every status request")
     parser.add_argument("--rate-limit", type=float, help="requests per second per key (default: none)")
     parser.add_argument(
-        "--messages", type=int, default=0, help="messages to create, delivered after --deliver-after"
+        "--messages",
+        type=int,
+        default=0,
+        help="messages to create, delivered after --deliver-after (with --model: sent evenly over "
+        "the last 24 hours, timed by the model)",
     )
     parser.add_argument("--deliver-after", type=float, default=5.0)
+    parser.add_argument(
+        "--model",
+        type=_model,
+        help="a sender model: a JSON file or a built-in name "
+        f"({', '.join(builtin_models())}); times --messages and /_emulator/send",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
+def _model(source: str) -> SenderModel:
+    try:
+        return SenderModel.load(source)
+    except ValueError as error:  # argparse prints it as a usage error, without a traceback
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _first_messages(state: EmulatorState, args: argparse.Namespace) -> list[int]:
+    if not args.messages:
+        return []
+    if args.model is None:
+        return state.add_messages(lifecycle(deliver_after=args.deliver_after), args.messages)
+    return state.add_campaign(args.messages, spread_hours=24, evenly=True)
+
+
 async def _main(args: argparse.Namespace) -> None:
-    state = EmulatorState(api_key=args.api_key, seed=args.seed)
+    state = EmulatorState(api_key=args.api_key, seed=args.seed, model=args.model)
     state.latency = args.latency_ms / 1000
     state.set_rate_limit(args.rate_limit)
-    ids = (
-        state.add_messages(lifecycle(deliver_after=args.deliver_after), args.messages)
-        if args.messages
-        else []
-    )
+    ids = _first_messages(state, args)
     runner, port = await serve(state, args.host, args.port)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -49,6 +71,7 @@ async def _main(args: argparse.Namespace) -> None:
         "revoked_key": state.revoked_key,
         "first_message_id": ids[0] if ids else None,
         "messages": len(ids),
+        "model": args.model.name if args.model else None,
     }
     print(json.dumps(ready), flush=True)
     await stop.wait()

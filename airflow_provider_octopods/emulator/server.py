@@ -187,7 +187,8 @@ async def _add_messages(request: web.Request) -> web.Response:
 
 async def _send(request: web.Request) -> web.Response:
     """A stand-in for Octopods' send endpoint (not part of this provider's contract): sends
-    ``count`` messages now, with a realistic mix of outcomes, and answers send responses."""
+    ``count`` messages now, timed by the emulator's sender model (by default the built-in
+    campaigns, every message confirmed), and answers send responses."""
     state, spec = request.app[STATE], await _read(request)
     key = request.headers.get(AUTH_HEADER)
     if key not in state.keys:

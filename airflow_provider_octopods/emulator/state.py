@@ -8,6 +8,7 @@ message fifteen minutes ahead; rate limits and request times use the real clock.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import secrets
 import threading
@@ -16,7 +17,12 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from airflow_provider_octopods.emulator.model import FloatArray, SenderModel, Timings
 
 SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
 FAILURE_REASONS = (
@@ -28,10 +34,13 @@ FAILURE_REASONS = (
 )
 FAULTS = ("server_error", "bad_gateway_html", "html_200", "truncated", "drop", "slow", "rate_limit")
 RETRY_HINTS = ("body_iso", "body_epoch", "header_seconds", "header_date", "none")
+FAILURE_WEIGHTS = (0.35, 0.25, 0.15, 0.1, 0.15)
 FIRST_MESSAGE_ID = 3_851_828
+CAMPAIGNS = SenderModel.load("campaigns")
 
 # One step of a lifecycle: (seconds after the send, status).
 Step = tuple[float, str]
+IntArray: TypeAlias = npt.NDArray[np.int64]
 
 
 def iso(ts: float) -> str:
@@ -110,22 +119,28 @@ def lifecycle(
     return tuple(steps)
 
 
-def _campaign_steps(
-    rng: random.Random, unconfirmed: bool, time_scale: float = 1.0
-) -> tuple[tuple[Step, ...], str | None]:
-    draw = rng.random()
-    deliver = rng.lognormvariate(1.4, 0.9) * time_scale  # median about 4 s, a tail to a minute
-    read = deliver + rng.lognormvariate(5.5, 1.2) * time_scale  # median about 4 min later
-    if draw < 0.06:
-        reason = rng.choices(FAILURE_REASONS, (0.35, 0.25, 0.15, 0.1, 0.15))[0]
-        return lifecycle(fail_after=rng.uniform(1, 30) * time_scale), reason
-    if unconfirmed and draw < 0.08:
-        return lifecycle(), None
-    if draw < 0.10:
-        return lifecycle(read_after=read), None  # read, delivery never reported
-    if draw < 0.55:
-        return lifecycle(deliver_after=deliver, read_after=read), None
-    return lifecycle(deliver_after=deliver), None
+def timed_lifecycle(timings: Timings, index: int) -> tuple[Step, ...]:
+    """The steps of message ``index`` of ``timings`` (``SenderModel.sample``)."""
+
+    def at(values: FloatArray) -> float | None:
+        value = float(values[index])
+        return None if math.isnan(value) else value
+
+    deliver = None if timings.unreported[index] else at(timings.deliver)
+    return lifecycle(deliver_after=deliver, read_after=at(timings.read), fail_after=at(timings.fail))
+
+
+def model_lifecycles(
+    model: SenderModel, rng: np.random.Generator, days: IntArray, time_scale: float = 1.0
+) -> list[tuple[Step, ...]]:
+    """One lifecycle per message, message ``i`` sent on day ``days[i]`` of the run."""
+    steps: list[tuple[Step, ...]] = [()] * len(days)
+    for day in np.unique(days):
+        where = np.flatnonzero(days == day)
+        timings = model.sample(rng, len(where), int(day)).scaled(time_scale)
+        for i, index in enumerate(where):
+            steps[index] = timed_lifecycle(timings, i)
+    return steps
 
 
 @dataclass
@@ -166,7 +181,9 @@ class Fault:
 
 
 class EmulatorState:
-    def __init__(self, *, api_key: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, *, api_key: str | None = None, seed: int = 0, model: SenderModel | None = None
+    ) -> None:
         self.lock = threading.Lock()
         self.api_key = api_key or "octo-test-" + secrets.token_hex(8)
         self.revoked_key = "octo-revoked-" + secrets.token_hex(8)
@@ -180,12 +197,17 @@ class EmulatorState:
         self.faults: list[Fault] = []
         self.fault_rates: dict[str, float] = {}
         self.random = random.Random(seed)  # noqa: S311 - reproducible scenarios, not secrets
+        self.np_random = np.random.default_rng(seed)
+        # How add_campaign() times messages (None: the built-in campaigns model).
+        self.model = model
         self.log: deque[RequestRecord] = deque(maxlen=2_000_000)
-        # How /_emulator/send makes messages: add_campaign() keyword arguments.
-        self.send_script: dict[str, Any] = {"unconfirmed": False}
+        # How /_emulator/send makes messages: add_campaign() keyword arguments. Without a model
+        # of their own, sends are all confirmed, so that example DAGs waiting for them end.
+        self.send_script: dict[str, Any] = {} if model else {"unconfirmed": False}
         # Status requests being answered now, and the most at once (only the server loop writes).
         self.in_flight = 0
         self.max_in_flight = 0
+        self.started = self.now()  # day 0 of the run, for a model's shift
 
     # --- scripting (any thread) ---------------------------------------------------------
 
@@ -206,21 +228,16 @@ class EmulatorState:
         fails = any(status == FAILED for _, status in steps)
         with self.lock:
             now = self.now()
-            ids = []
-            for _ in range(count):
-                message_id = next(self._ids)
-                reason = failure_reason or (self.random.choice(FAILURE_REASONS) if fails else None)
-                self.messages[message_id] = Message(
-                    message_id=message_id,
-                    key=key or self.api_key,
-                    phone_number=f"+1555{message_id % 10_000_000:07d}",
-                    created_at=now,
-                    steps=tuple(steps),
-                    failure_reason=reason,
-                    after_polls=after_polls,
+            return [
+                self._add(
+                    key,
+                    now,
+                    tuple(steps),
+                    failure_reason or (self.random.choice(FAILURE_REASONS) if fails else None),
+                    after_polls,
                 )
-                ids.append(message_id)
-            return ids
+                for _ in range(count)
+            ]
 
     def add_campaign(
         self,
@@ -230,29 +247,58 @@ class EmulatorState:
         unconfirmed: bool = True,
         time_scale: float = 1.0,
         key: str | None = None,
+        evenly: bool = False,
     ) -> list[int]:
-        """``count`` messages sent over the last ``spread_hours`` (0: sent now), with a
-        realistic mix: most delivered within seconds (a tail to minutes), about half of those
-        read minutes to hours later, some read with no delivery reported, ~6 % failed with the
-        documented reasons and, if ``unconfirmed``, ~2 % never confirmed (a phone left off).
+        """``count`` messages sent over the last ``spread_hours`` (0: sent now; at random times,
+        or at equal intervals if ``evenly``), timed by ``model`` (by default the built-in
+        campaigns: most delivered within seconds, about half of those read minutes to hours
+        later, some read with no delivery reported, ~6 % failed with the documented reasons,
+        ~2 % never confirmed: a phone left off). ``unconfirmed=False`` delivers those instead.
         ``time_scale`` stretches or shrinks every delay (0.1: ten times faster)."""
-        rng = self.random
+        model = self.model or CAMPAIGNS
+        model = model if unconfirmed else model.confirmed()
         with self.lock:
-            now = self.now()
-            ids = []
-            for _ in range(count):
-                message_id = next(self._ids)
-                steps, reason = _campaign_steps(rng, unconfirmed, time_scale)
-                self.messages[message_id] = Message(
-                    message_id=message_id,
-                    key=key or self.api_key,
-                    phone_number=f"+1555{message_id % 10_000_000:07d}",
-                    created_at=now - rng.uniform(0, spread_hours * 3600),
-                    steps=steps,
-                    failure_reason=reason,
+            sent = self.now() - self._ago(count, spread_hours * 3600, evenly)
+            days = np.maximum(0, (sent - self.started) // 86400).astype(np.int64)
+            lifecycles = model_lifecycles(model, self.np_random, days, time_scale)
+            return [
+                self._add(
+                    key,
+                    float(at),
+                    steps,
+                    self.random.choices(FAILURE_REASONS, FAILURE_WEIGHTS)[0]
+                    if steps[-1][1] == FAILED
+                    else None,
                 )
-                ids.append(message_id)
-            return ids
+                for at, steps in zip(sent, lifecycles, strict=True)
+            ]
+
+    def _ago(self, count: int, spread: float, evenly: bool) -> FloatArray:
+        """How long ago each of ``count`` sends over the last ``spread`` seconds was made."""
+        if evenly:
+            return np.arange(count, 0, -1) * spread / max(count, 1)
+        return self.np_random.uniform(0, spread, count)
+
+    def _add(
+        self,
+        key: str | None,
+        created_at: float,
+        steps: tuple[Step, ...],
+        failure_reason: str | None,
+        after_polls: tuple[int, str] | None = None,
+    ) -> int:
+        """One new message; the caller holds ``lock``."""
+        message_id = next(self._ids)
+        self.messages[message_id] = Message(
+            message_id=message_id,
+            key=key or self.api_key,
+            phone_number=f"+1555{message_id % 10_000_000:07d}",
+            created_at=created_at,
+            steps=steps,
+            failure_reason=failure_reason,
+            after_polls=after_polls,
+        )
+        return message_id
 
     def set_status(self, message_id: int, status: str, failure_reason: str | None = None) -> None:
         """Move a message to ``status`` now (keeping the stages it already reached)."""
