@@ -1,195 +1,296 @@
-"""What a daily snapshot over a rolling window costs in requests, and how true it stays, under
-three refresh strategies. A simulation on a virtual clock; prints its figures.
+"""What each refresh policy costs in requests, and how true it keeps the output, on sender
+models: a simulation on a virtual clock that prints its figures.
 
-The emulator's realistic campaigns (``EmulatorState.add_campaign``: delivery in seconds, reads
-minutes to hours later, ~6 % failed, ~2 % never confirmed) send ``--per-day`` messages a day,
-spread over the day. At each midnight a snapshot covers the sends of the last ``--window`` days,
-and each strategy decides which rows to fetch; a fetched row is what the emulator answers at
-that moment (``Message.body``), a carried row is the previous snapshot's. The first
-``--window`` days fill the window and are not counted; the next ``--days`` are measured.
+Each model (``emulator/models/*.json``, or ``--model FILE``) sends ``--per-day`` messages a
+day, spread evenly over the day, for ``--days`` days (``SenderModel.sample``: when each
+message is delivered, read or failed). At each midnight a run refreshes the output: the sends
+of the last ``--window`` days (the rolling Parquet snapshot; 0: every message, the Iceberg
+table). New messages are always fetched; each policy decides which rows held are fetched
+again, from the rows as its own earlier fetches left them. The last ``--measured`` days count:
 
-- (a) full refresh: every message, every day;
-- (b) terminal carry-forward: ``read`` and ``failed`` rows carried, the rest fetched;
-- (c) age-aware: ``RefreshPolicy`` (the operator's default unless ``--factor`` etc. are given).
+- ``full``: every row, every run; ``terminal_carry``: every row not ``read`` or ``failed``;
+- ``age_x2``: ``FixedRefresh()``, the fixed rule (x2 the age at the last fetch, 1 h..4 days);
+- ``learned``: ``LearnedRefresh()``, to the default ``RefreshTarget`` (no hindsight);
+- ``oracle``: exactly the rows whose status changed since their last fetch (the floor);
+- ``best_fixed``: the cheapest ``FixedRefresh`` of a sweep (factors 1 to 16, ceilings 1 to 7
+  days) that meets the target on that model, found in hindsight; its settings in ``rule``.
 
-Figures: requests per day, requests per message sent, the share of rows equal to the truth at
-snapshot time (status, timestamps, failure reason), and the share of reads that a snapshot
-showed within 24 hours of happening.
+Figures: requests per message sent; rows exact (the share of the output's rows equal to what
+the API answers at the run; mean, and the worst day); reads seen within 24 hours (of the reads
+in the measured days, those a run showed within 24 hours). A policy meets the target when the
+mean is at least 99 %, the worst day at least 98 %, and 99 % of reads are seen within 24 hours.
 
-    .venv/bin/python bench/refresh_simulation.py [--per-day 20000] [--days 7] [--time-scale 1]
-    .venv/bin/python bench/refresh_simulation.py --sweep    # the figures behind the defaults
+    .venv/bin/python bench/refresh_simulation.py [--model FILE ...] [--per-day 5000] [--json]
+    .venv/bin/python bench/refresh_simulation.py --fit SNAPSHOT_ROOT_OR_TABLE > my_sender.json
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow.dataset as ds
 
-from airflow_provider_octopods.emulator.state import READ, EmulatorState
-from airflow_provider_octopods.snapshot.refresh import RefreshPolicy
+from airflow_provider_octopods.emulator.fit import fit_model
+from airflow_provider_octopods.emulator.model import BUILTIN, SenderModel
+from airflow_provider_octopods.refresh import FixedRefresh, LearnedRefresh, RefreshPolicy, RefreshTarget
+from airflow_provider_octopods.refresh.rows import COLUMNS, Rows
+from airflow_provider_octopods.snapshot.previous import latest
+from airflow_provider_octopods.status import DELIVERED, FAILED, READ, SENT
 
 DAY = 86_400.0
 START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
-FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failure_reason")
+FIRST_ID = 3_851_828
+TARGET = RefreshTarget()
+FACTORS, CEILINGS = (1, 2, 4, 8, 16), range(1, 8)
 
-# (status, sent_at, fetched_at, now) -> which rows to fetch
-Choose = Callable[[Any, Any, Any, datetime], np.ndarray[Any, Any]]
-
-
-@dataclass
-class Strategy:
-    """One strategy's snapshot rows, over every message ever sent (``NaT``: never fetched)."""
-
-    choose: Choose
-    values: np.ndarray[Any, Any]  # object: the tuple of FIELDS, None before the first fetch
-    fetched_at: np.ndarray[Any, Any]
-    requests: list[int] = field(default_factory=list)
-    true_share: list[float] = field(default_factory=list)
-    read_seen_at: dict[int, float] = field(default_factory=dict)
+Column = np.ndarray[Any, Any]
+# (sends, rows held, their last fetch, now, rows in the output) -> which rows held to fetch
+Choose = Callable[["Sends", Column, Column, float, int], Column]
 
 
-def us(ts: float) -> np.datetime64:
-    return np.datetime64(round(ts * 1_000_000), "us")
+@dataclass(frozen=True)
+class Sends:
+    """Every message of the run: when it was sent, and when each step the API shows came
+    (seconds since the epoch; ``nan``: never). A delivery never reported is no step."""
+
+    sent: Column
+    delivered: Column
+    read: Column
+    failed: Column
+
+    @classmethod
+    def of(cls, model: SenderModel, per_day: int, days: int, seed: int) -> Sends:
+        rng = np.random.default_rng(seed)
+        parts = []
+        for day in range(days):
+            sent = START + day * DAY + (np.arange(per_day) + 0.5) * DAY / per_day
+            timings = model.sample(rng, per_day, day)
+            delivered = np.where(timings.unreported, np.nan, timings.deliver)
+            parts.append((sent, sent + delivered, sent + timings.read, sent + timings.fail))
+        return cls(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+    def status(self, rows: Column, at: Column | float) -> Column:
+        status = np.full(len(rows), SENT, dtype=object)
+        for step, times in ((DELIVERED, self.delivered), (READ, self.read), (FAILED, self.failed)):
+            status[times[rows] <= at] = step
+        return status
+
+    def changed(self, rows: Column, since: Column, at: float) -> Column:
+        """Whether a step came between each row's last fetch and ``at``."""
+        steps = (self.delivered[rows], self.read[rows], self.failed[rows])
+        return np.logical_or.reduce([(since < t) & (t <= at) for t in steps])
+
+    def held(self, rows: Column, fetched: Column) -> Rows:
+        """The rows as the output holds them: each as its last fetch saw it."""
+
+        def seen(times: Column) -> Column:
+            return _us(np.where(times[rows] <= fetched, times[rows], np.nan))
+
+        return Rows(
+            message_id=FIRST_ID + rows,
+            status=self.status(rows, fetched),
+            error=np.zeros(len(rows), dtype=bool),
+            sent_at=_us(self.sent[rows]),
+            delivered_at=seen(self.delivered),
+            read_at=seen(self.read),
+            fetched_at=_us(fetched),
+        )
 
 
-def full(status: np.ndarray[Any, Any], sent_at: Any, fetched_at: Any, now: datetime) -> np.ndarray[Any, Any]:
-    return np.ones(len(status), dtype=bool)
+def _us(seconds: Column) -> Column:
+    micros = np.where(np.isnan(seconds), 0, np.round(seconds * 1e6)).astype(np.int64)
+    return np.where(np.isnan(seconds), np.datetime64("NaT", "us"), micros.astype("datetime64[us]"))
 
 
 def by_policy(policy: RefreshPolicy) -> Choose:
-    def choose(
-        status: np.ndarray[Any, Any], sent_at: Any, fetched_at: Any, now: datetime
-    ) -> np.ndarray[Any, Any]:
-        no_errors = np.zeros(len(status), dtype=bool)  # the emulator's campaigns answer every request
-        return policy.due(status, no_errors, sent_at, fetched_at, now)
+    def choose(sends: Sends, rows: Column, fetched: Column, now: float, output_rows: int) -> Column:
+        at = datetime.fromtimestamp(now, UTC)
+        return policy.decide(sends.held(rows, fetched), at, output_rows).due
 
     return choose
 
 
+def full(sends: Sends, rows: Column, fetched: Column, now: float, output_rows: int) -> Column:
+    return np.ones(len(rows), dtype=bool)
+
+
+def oracle(sends: Sends, rows: Column, fetched: Column, now: float, output_rows: int) -> Column:
+    return sends.changed(rows, fetched, now)
+
+
 @dataclass
-class Result:
-    name: str
-    requests_per_day: float
-    requests_per_sent: float
-    true_share: float
-    true_share_min: float
-    reads_seen_24h: float
+class Outcome:
+    """One policy's figures over the measured days."""
 
+    requests: list[int] = field(default_factory=list)
+    exact: list[float] = field(default_factory=list)
+    reads_in_time: float = float("nan")
+    sent: int = 0
 
-def simulate(args: argparse.Namespace, chooses: dict[str, Choose]) -> list[Result]:
-    state = EmulatorState(seed=args.seed)
-    days = args.window + args.days
-    total = args.per_day * days
-    strategies = {
-        name: Strategy(choose, np.full(total, None, dtype=object), np.full(total, np.datetime64("NaT", "us")))
-        for name, choose in chooses.items()
-    }
-    sent_at = np.full(total, np.datetime64("NaT", "us"))
-    ids: list[int] = []
-    sent_measured = 0
-    for day in range(days):
-        at = START + (day + 1) * DAY  # midnight: the day's sends are in, the snapshot runs
-        state.advance(at - state.now())
-        new = state.add_campaign(args.per_day, spread_hours=24, time_scale=args.time_scale)
-        sent_at[len(ids) : len(ids) + len(new)] = [us(state.messages[m].created_at) for m in new]
-        ids.extend(new)
-        lo, hi = max(0, len(ids) - args.window * args.per_day), len(ids)
-        truth = np.empty(hi - lo, dtype=object)
-        truth[:] = [tuple(state.messages[m].body(at, "")[f] for f in FIELDS) for m in ids[lo:hi]]
-        now = datetime.fromtimestamp(at, UTC)
-        measured = day >= args.window
-        sent_measured += len(new) if measured else 0
-        for strategy in strategies.values():
-            values, fetched_at = strategy.values[lo:hi], strategy.fetched_at[lo:hi]  # views
-            status = np.array([None if v is None else v[0] for v in values], dtype=object)
-            fetch = strategy.choose(status, sent_at[lo:hi], fetched_at, now)
-            values[fetch] = truth[fetch]
-            fetched_at[fetch] = us(at)
-            for offset in np.flatnonzero(fetch):
-                if truth[offset][0] == READ:
-                    strategy.read_seen_at.setdefault(ids[lo + offset], at)
-            if measured:
-                strategy.requests.append(int(fetch.sum()))
-                strategy.true_share.append(float(np.mean(values == truth)))
-    return [_result(name, s, state, ids, args, sent_measured) for name, s in strategies.items()]
+    def figures(self) -> dict[str, float]:
+        return {
+            "requests_per_sent": round(sum(self.requests) / self.sent, 4),
+            "rows_exact": round(float(np.mean(self.exact)), 5),
+            "rows_exact_min_day": round(min(self.exact), 5),
+            "reads_seen_24h": round(self.reads_in_time, 5),
+        }
 
-
-def _result(
-    name: str, s: Strategy, state: EmulatorState, ids: list[int], args: argparse.Namespace, sent: int
-) -> Result:
-    """Reads counted: those that happened in the measured days (a snapshot followed each)."""
-    first, last = START + (args.window + 1) * DAY, START + (args.window + args.days) * DAY
-    lags = []
-    for message_id in ids:
-        message = state.messages[message_id]
-        read_at = next((message.created_at + t for t, step in message.steps if step == READ), None)
-        if read_at is not None and first - DAY <= read_at < last:
-            seen = s.read_seen_at.get(message_id)
-            lags.append(seen is not None and seen - read_at <= DAY)
-    return Result(
-        name=name,
-        requests_per_day=float(np.mean(s.requests)),
-        requests_per_sent=sum(s.requests) / sent,
-        true_share=float(np.mean(s.true_share)),
-        true_share_min=min(s.true_share),
-        reads_seen_24h=float(np.mean(lags)) if lags else float("nan"),
-    )
-
-
-def show(results: list[Result]) -> None:
-    base = results[0].requests_per_day
-    heads = ("requests/day", 13), ("of (a)", 8), ("per sent", 10), ("rows true", 11), ("(min day)", 11)
-    print(f"  {'strategy':<34}" + "".join(f"{h:>{w}}" for h, w in heads) + f"{'reads <24h':>12}")
-    for r in results:
-        print(
-            f"  {r.name:<34}{r.requests_per_day:>13,.0f}{r.requests_per_day / base:>8.1%}"
-            f"{r.requests_per_sent:>10.2f}"
-            f"{r.true_share:>11.3%}{r.true_share_min:>11.3%}{r.reads_seen_24h:>12.3%}"
+    def meets(self, target: RefreshTarget = TARGET) -> bool:
+        return (
+            float(np.mean(self.exact)) >= target.rows_exact
+            and min(self.exact) >= target.rows_exact - 0.01
+            and self.reads_in_time >= target.reads_seen
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--per-day", type=int, default=20_000)
-    parser.add_argument("--days", type=int, default=7, help="days measured, after the window filled")
-    parser.add_argument("--window", type=int, default=7, help="the rolling window, in days")
-    parser.add_argument(
-        "--time-scale", type=float, default=1.0, help="stretch every delay (10: reads 10x later)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sweep", action="store_true", help="several factors and ceilings for (c)")
-    args = parser.parse_args()
-    default = RefreshPolicy()
-    chooses: dict[str, Choose] = {
-        "(a) full refresh": full,
-        "(b) terminal carry-forward": by_policy(RefreshPolicy(factor=0, floor=timedelta(0))),
-        f"(c) age-aware {_named(default)}": by_policy(default),
+def simulate(sends: Sends, choose: Choose, args: argparse.Namespace) -> Outcome:
+    """Run after run at each midnight; the last ``args.measured`` runs count."""
+    fetched = np.full(len(sends.sent), np.nan)
+    seen = np.full(len(sends.sent), np.nan)  # when a run first showed each read
+    outcome = Outcome()
+    for day in range(args.days):
+        now = START + (day + 1) * DAY
+        window = (sends.sent <= now) & (sends.sent > now - args.window * DAY if args.window else True)
+        rows = np.flatnonzero(window)
+        held = rows[~np.isnan(fetched[rows])]
+        due = choose(sends, held, fetched[held], now, len(rows))
+        fetch = np.concatenate([rows[np.isnan(fetched[rows])], held[due]])
+        fetched[fetch] = now
+        read_now = fetch[(sends.read[fetch] <= now) & np.isnan(seen[fetch])]
+        seen[read_now] = now
+        if day >= args.days - args.measured:
+            outcome.requests.append(len(fetch))
+            outcome.exact.append(float(np.mean(~sends.changed(rows, fetched[rows], now))))
+            outcome.sent += int(np.sum((sends.sent > now - DAY) & (sends.sent <= now)))
+    outcome.reads_in_time = _reads_in_time(sends, seen, args)
+    return outcome
+
+
+def _reads_in_time(sends: Sends, seen: Column, args: argparse.Namespace) -> float:
+    """Of the reads in the measured days that a run could show (the message still in its
+    window), the share shown within 24 hours."""
+    first, last = START + (args.days - args.measured) * DAY, START + args.days * DAY
+    next_run = START + np.ceil((sends.read - START) / DAY) * DAY
+    counted = (sends.read >= first) & (sends.read < last)
+    if args.window:
+        counted &= sends.sent > next_run - args.window * DAY
+    lag = seen[counted] - sends.read[counted]
+    return float(np.mean(lag <= DAY)) if counted.any() else float("nan")
+
+
+def policies() -> dict[str, Choose]:
+    return {
+        "full": full,
+        "terminal_carry": by_policy(FixedRefresh(factor=0, floor=timedelta(0))),
+        "age_x2": by_policy(FixedRefresh()),
+        "learned": by_policy(LearnedRefresh(TARGET)),
+        "oracle": oracle,
     }
-    if args.sweep:
-        for factor in (1, 2, 4, 8, 16):
-            for ceiling in (2, 4, 7):
-                policy = replace(default, factor=factor, ceiling=timedelta(days=ceiling))
-                chooses[f"    {_named(policy)}"] = by_policy(policy)
+
+
+def best_fixed(sends: Sends, args: argparse.Namespace) -> tuple[dict[str, Any], Outcome] | None:
+    """The cheapest fixed rule of the sweep that meets the target, in hindsight."""
+    found: list[tuple[float, dict[str, Any], Outcome]] = []
+    for factor in FACTORS:
+        for ceiling in CEILINGS:
+            rule = FixedRefresh(factor=factor, ceiling=timedelta(days=ceiling))
+            outcome = simulate(sends, by_policy(rule), args)
+            if outcome.meets():
+                found.append((sum(outcome.requests), {"factor": factor, "ceiling_days": ceiling}, outcome))
+    if not found:
+        return None
+    _, rule_found, outcome = min(found, key=lambda item: item[0])
+    return rule_found, outcome
+
+
+def measure(model: SenderModel, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    sends = Sends.of(model, args.per_day, args.days, args.seed)
+    result: dict[str, dict[str, Any]] = {}
+    for name, choose in policies().items():
+        outcome = simulate(sends, choose, args)
+        result[name] = {**outcome.figures(), "meets_target": outcome.meets()}
+    best = best_fixed(sends, args)
+    if best is None:
+        result["best_fixed"] = {"rule": None, "meets_target": False}
+    else:
+        rule, outcome = best
+        result["best_fixed"] = {**outcome.figures(), "meets_target": True, "rule": rule}
+    return result
+
+
+def show(name: str, result: dict[str, dict[str, Any]]) -> None:
+    print(f"\n{name}")
+    heads = ("requests/sent", 15), ("rows exact", 12), ("(worst day)", 13), ("reads <24h", 12), ("target", 8)
+    print(f"  {'policy':<16}" + "".join(f"{h:>{w}}" for h, w in heads))
+    for policy, figures in result.items():
+        if "requests_per_sent" not in figures:
+            print(f"  {policy:<16}  no rule of the sweep meets the target")
+            continue
+        rule = figures.get("rule")
+        note = f"  x{rule['factor']}, ceiling {rule['ceiling_days']} d" if rule else ""
+        print(
+            f"  {policy:<16}{figures['requests_per_sent']:>15.3f}{figures['rows_exact']:>12.3%}"
+            f"{figures['rows_exact_min_day']:>13.3%}{figures['reads_seen_24h']:>12.3%}"
+            f"{'met' if figures['meets_target'] else 'missed':>8}{note}"
+        )
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    args = _parse(argv)
+    if args.fit:
+        print(
+            json.dumps(fit_model(Rows.from_arrow(held_rows(args.fit)), f"fitted from {args.fit}").to_dict())
+        )
+        return
+    scope = f"the last {args.window} days" if args.window else "every message (a table)"
     print(
-        f"Refresh simulation: {args.per_day:,} sends/day (emulator campaigns, time scale "
-        f"{args.time_scale:g}), daily snapshot of the last {args.window} days, {args.days} days "
-        f"measured after {args.window} to fill"
+        f"Refresh simulation: {args.per_day:,} sends a day for {args.days} days, a run each midnight "
+        f"over {scope}; the last {args.measured} runs measured"
     )
-    show(simulate(args, chooses))
+    results = {}
+    for model in _models(args.model):
+        results[model.name] = measure(model, args)
+        show(model.name, results[model.name])
+    if args.json:
+        print(json.dumps({"models": results}))
 
 
-def _named(policy: RefreshPolicy) -> str:
-    return f"x{policy.factor:g} {_h(policy.floor)}..{_h(policy.ceiling)}"
+def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", action="append", default=[], help="a sender model file (repeatable)")
+    parser.add_argument("--per-day", type=int, default=5_000)
+    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--measured", type=int, default=14, help="the last runs that count")
+    parser.add_argument("--window", type=int, default=7, help="days of sends a run covers (0: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
+    parser.add_argument("--fit", metavar="PATH", help="print a model fitted from a snapshot root or table")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not 0 < args.measured <= args.days:
+        parser.error("--measured must be between 1 and --days")
+    return args
 
 
-def _h(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours / 24:g}d" if hours >= 24 else f"{hours:g}h"
+def _models(sources: list[str]) -> list[SenderModel]:
+    return [SenderModel.load(source) for source in sources or BUILTIN]
+
+
+def held_rows(path: str) -> Any:
+    """The rows a snapshot root (Parquet, the latest row per message) or an Iceberg table (its
+    ``metadata/*.metadata.json`` file) holds."""
+    if path.endswith(".metadata.json"):
+        from pyiceberg.table import StaticTable
+
+        return StaticTable.from_metadata(path).scan(selected_fields=COLUMNS).to_arrow()
+    return latest(ds.dataset(path, format="parquet", partitioning="hive").to_table(columns=list(COLUMNS)))
 
 
 if __name__ == "__main__":

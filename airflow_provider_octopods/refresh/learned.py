@@ -153,7 +153,7 @@ class Allowed:
         latest = _latest(rows.fetched_at)
         period = np.clip(_seconds(at - latest), 0, target.reads_seen_within.total_seconds())
         recent = (rows.read_at > latest - np.timedelta64(int(period), "s")) & (rows.read_at <= latest)
-        return cls(max(output_rows, len(rows)), max(int(recent.sum()), 1), target)
+        return cls(max(output_rows, len(rows), 1), max(int(recent.sum()), 1), target)
 
     @property
     def wrong(self) -> float:
