@@ -53,7 +53,13 @@ LAYERS = (
         "#ef6c00",
         "#fff3e0",
     ),
-    Layer("Endpoint and connection", "rules with no I/O", ("connection", "protocol"), "#8e24aa", "#f3e5f5"),
+    Layer(
+        "Rules",
+        "the endpoint's, the connection's, the refresh's: no I/O",
+        ("connection", "protocol", "refresh"),
+        "#8e24aa",
+        "#f3e5f5",
+    ),
     # "__init__": the root package, which holds only the version.
     Layer(
         "Vocabulary",

@@ -5,8 +5,11 @@ each band of age (bands from a minute to 90 days, each about 35 % longer than th
 changes seen in a band over the time rows were watched in it. A row still ``sent`` or
 ``delivered`` at its last fetch was watched up to that age and no further (censored), so
 messages not yet read count without biasing the estimate. Ages come from ``delivered_at``
-and ``read_at``; a failure has no timestamp and counts at the age of the fetch that saw it
-(the latest it can have been). Pure arithmetic on columns.
+and ``read_at``; a failure has no timestamp, only the fetch that saw it, and is spread over
+the ages before that fetch as the dated changes are. Recent sends weigh more (half as much
+per ``HALF_LIFE`` of send time before the latest send), so that a change in how people read
+shows within days; whether a band is watched enough counts rows, not weights. Pure
+arithmetic on columns.
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ WIDTHS = np.diff(EDGES)
 MIN_WATCHED = 30.0
 TAIL = 3
 REACH = 2.0
+HALF_LIFE = 3 * DAY
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Rows watched in a status: ages on entering it and on leaving it or the last fetch in it
+    (``exit``), whether they left (``changed``), and what each weighs."""
+
+    entry: Column
+    exit: Column
+    changed: Column
+    weight: Column
 
 
 @dataclass(frozen=True)
@@ -44,21 +59,25 @@ class Curve:
         return REACH * self.trusted_to
 
     @classmethod
-    def fit(cls, entry: Column, exit: Column, changed: Column, undated: Column) -> Curve:
-        """From each row's ages on entering the status and on leaving it (``changed``) or on
-        its last fetch in it; and the ages of the fetches that saw changes of unknown time."""
-        exposure = _time_in_bands(exit) - _time_in_bands(entry)
-        events = np.bincount(_band(exit[changed]), minlength=len(WIDTHS)).astype(np.float64)
-        events += _spread(_band(undated), _rates(events, exposure))
+    def fit(cls, watch: Watch, undated: Watch) -> Curve:
+        """From the rows watched in the status (``exit``: the age on leaving it, if
+        ``changed``, else at the last fetch in it), and the fetches that saw a change of
+        unknown time (``exit``: the age of that fetch)."""
+        exposure = _time_in_bands(watch.exit, watch.weight) - _time_in_bands(watch.entry, watch.weight)
+        events = np.bincount(
+            _band(watch.exit[watch.changed]), weights=watch.weight[watch.changed], minlength=len(WIDTHS)
+        ).astype(np.float64)
+        events += _spread(_band(undated.exit), undated.weight, _rates(events, exposure))
         rate = _rates(events, exposure)
-        watched = exposure / WIDTHS
+        ones = np.ones(len(watch.exit))
+        watched = (_time_in_bands(watch.exit, ones) - _time_in_bands(watch.entry, ones)) / WIDTHS
         thin = np.flatnonzero(watched < MIN_WATCHED)
         trusted = int(thin[0]) if len(thin) else len(WIDTHS)
         if 0 < trusted < len(WIDTHS):
             tail = slice(max(0, trusted - TAIL), trusted)
             rate[trusted:] = events[tail].sum() / exposure[tail].sum()
         cumulative = np.concatenate([[0.0], np.cumsum(rate * WIDTHS)])
-        return cls(cumulative, watched, int(changed.sum()) + len(undated), float(EDGES[trusted]))
+        return cls(cumulative, watched, int(watch.changed.sum()) + len(undated.exit), float(EDGES[trusted]))
 
     def chance(self, start: Column, end: Column) -> Column:
         """The chance of a change between two ages, for a row still in the status at ``start``."""
@@ -93,12 +112,12 @@ class Hazards:
         fetched = rows.age(rows.fetched_at)[known]
         delivered, read = rows.age(rows.delivered_at)[known], rows.age(rows.read_at)[known]
         failed = rows.status[known] == FAILED
-        has_delivered = ~np.isnan(delivered)
+        weight = _recency(rows.sent_at[known])
+        was_delivered = ~np.isnan(delivered)
+        in_delivered = (delivered, read, fetched, failed, weight)
         return cls(
-            sent=_watched(np.zeros_like(fetched), _first_known(delivered, read), fetched, failed),
-            delivered=_watched(
-                delivered[has_delivered], read[has_delivered], fetched[has_delivered], failed[has_delivered]
-            ),
+            sent=_watched(np.zeros_like(fetched), _first_known(delivered, read), fetched, failed, weight),
+            delivered=_watched(*(column[was_delivered] for column in in_delivered)),
             rows=int(known.sum()),
         )
 
@@ -118,13 +137,23 @@ class Hazards:
         return lines
 
 
-def _watched(entry: Column, left: Column, fetched: Column, failed: Column) -> Curve:
+def _watched(entry: Column, left: Column, fetched: Column, failed: Column, weight: Column) -> Curve:
     """A curve from rows that left at a known age (``left``), failed at an unknown one (by
     the fetch that saw it), or were still there at their last fetch."""
     changed = ~np.isnan(left)
     dated = changed | ~failed
     exit = np.where(changed, np.minimum(left, fetched), fetched)[dated]
-    return Curve.fit(entry[dated], np.maximum(exit, entry[dated]), changed[dated], fetched[~dated])
+    watch = Watch(entry[dated], np.maximum(exit, entry[dated]), changed[dated], weight[dated])
+    undated = Watch(entry[~dated], fetched[~dated], failed[~dated], weight[~dated])
+    return Curve.fit(watch, undated)
+
+
+def _recency(sent_at: Column) -> Column:
+    """Each row's weight: 1 for the latest send, half as much per ``HALF_LIFE`` before it."""
+    if len(sent_at) == 0:
+        return np.ones(0)
+    before = (sent_at.max() - sent_at) / np.timedelta64(1, "s")
+    return np.exp2(-before.astype(np.float64) / HALF_LIFE)  # type: ignore[no-any-return]
 
 
 def _band(ages: Column) -> Column:
@@ -135,14 +164,14 @@ def _rates(events: Column, exposure: Column) -> Column:
     return np.divide(events, exposure, out=np.zeros_like(events), where=exposure > 0)
 
 
-def _spread(bands: Column, rate: Column) -> Column:
+def _spread(bands: Column, weights: Column, rate: Column) -> Column:
     """Changes known only to have come by the end of a band, shared over that band and the
     ones before it as the dated changes are (one step of the usual estimate for such data);
     where no dated change came before, at the band that saw them."""
     survival = np.exp(-np.concatenate([[0.0], np.cumsum(rate * WIDTHS)]))
     density = survival[:-1] - survival[1:]
     spread = np.zeros(len(WIDTHS))
-    for band, count in enumerate(np.bincount(bands, minlength=len(WIDTHS))):
+    for band, count in enumerate(np.bincount(bands, weights=weights, minlength=len(WIDTHS))):
         if count:
             before = density[: band + 1]
             share = before / before.sum() if before.sum() > 0 else np.eye(band + 1)[band]
@@ -158,11 +187,12 @@ def _first_known(*ages: Column) -> Column:
     return result
 
 
-def _time_in_bands(ages: Column) -> Column:
-    """Summed over rows, the time each spent in each band from age 0 to its age."""
+def _time_in_bands(ages: Column, weights: Column) -> Column:
+    """Summed over rows (each times its weight), the time each spent in each band from age 0
+    to its age."""
     ages = np.clip(ages, 0, EDGES[-1])
     band = np.searchsorted(EDGES, ages, side="right") - 1
-    rows_in = np.bincount(band, minlength=len(EDGES)).astype(np.float64)
+    rows_in = np.bincount(band, weights=weights, minlength=len(EDGES)).astype(np.float64)
     beyond = np.cumsum(rows_in[::-1])[::-1][1:]  # rows past each band
-    partial = np.bincount(band, weights=ages - EDGES[band], minlength=len(EDGES))
+    partial = np.bincount(band, weights=weights * (ages - EDGES[band]), minlength=len(EDGES))
     return WIDTHS * beyond + partial[:-1]
