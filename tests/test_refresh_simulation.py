@@ -125,6 +125,7 @@ def test_a_table_holds_every_message(capsys: pytest.CaptureFixture[str]) -> None
         ("no_such_model", r"no_such_model: no such file, nor a built-in model \(built-in: campaigns, "),
         ('{"name": "x", "outcomes": {}}', r"\S*/bad\.json: the model: missing key 'deliver_delay_s'"),
     ],
+    ids=["an unknown name", "a file missing a key"],
 )
 def test_a_model_that_does_not_load_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str, message: str
@@ -210,3 +211,16 @@ def test_fit_reads_an_iceberg_table(capsys: pytest.CaptureFixture[str], tmp_path
     for location in (uri, uri.removeprefix("file://")):  # as the catalog names it, or a path
         model = fitted(capsys, location)
         assert model.to_dict() == {**fit_model(rows, "").to_dict(), "name": f"fitted from {location}"}
+
+
+def test_a_model_fitted_from_a_table_is_simulated(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """What a user does to ask what a policy would save on their data: ``--fit`` to a file,
+    then ``--model`` that file."""
+    folder = tmp_path / "statuses" / "snapshot_date=2026-01-10"
+    folder.mkdir(parents=True)
+    pq.write_table(as_table(held(days=3, fetched_on=5)), folder / "part-0.parquet")
+    simulation.main(["--fit", str(tmp_path / "statuses")])
+    path = tmp_path / "my_sender.json"
+    path.write_text(capsys.readouterr().out)
+    result = run(capsys, *SMALL, "--model", str(path))
+    check_figures(result[f"fitted from {tmp_path / 'statuses'}"], full_requests=7)
