@@ -254,7 +254,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         f"over {scope}; the last {args.measured} runs measured"
     )
     results = {}
-    for model in _models(args.model):
+    for model in args.models:
         results[model.name] = measure(model, args)
         show(model.name, results[model.name])
     if args.json:
@@ -276,6 +276,10 @@ def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
     args = parser.parse_args(list(argv) if argv is not None else None)
     if not 0 < args.measured <= args.days:
         parser.error("--measured must be between 1 and --days")
+    try:  # a model that does not load is a usage error: its message, not a traceback
+        args.models = _models(args.model)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
