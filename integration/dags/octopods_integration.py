@@ -10,8 +10,8 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator, asset_for
 from airflow_provider_octopods.operators.message_status_iceberg import MessageStatusToIcebergOperator
-from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
 from airflow_provider_octopods.refresh import FixedRefresh
+from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
 
 # Polling fast enough for a test to watch it; the policy is the same code as the defaults.
 FAST = {"poke_interval": 1.0, "max_poke_interval": 2.0, "first_poke_delay": 0.5, "deferrable": True}
