@@ -28,6 +28,7 @@ from airflow_provider_octopods.refresh.rows import Rows
 from airflow_provider_octopods.status import FAILED, KNOWN_STATUSES, READ
 
 HORIZON = 30 * DAY
+FIRST = 60.0  # most changes of ``sent`` come within a minute
 
 
 def fit_model(rows: Rows, name: str) -> SenderModel:
@@ -56,9 +57,9 @@ def fit_model(rows: Rows, name: str) -> SenderModel:
 
 def _left_sent(rows: Rows, curve: Curve) -> float:
     """The chance a message leaves ``sent`` before the horizon: the share of the rows watched
-    past the first band that had left by its end (a failure, of unknown time, counted as come
-    by then, as the estimate spreads failures), then the curve's chance from there."""
-    first = EDGES[1]
+    past ``FIRST`` that had left by then (a failure, of unknown time, counted as come by then,
+    as most do), then the curve's chance from there."""
+    first = FIRST
     watched = ~rows.error & np.isin(rows.status, list(KNOWN_STATUSES)) & (rows.age(rows.fetched_at) >= first)
     came = np.fmin(rows.age(rows.delivered_at), rows.age(rows.read_at)) <= first
     left_early = came | (rows.status == FAILED)

@@ -1,7 +1,7 @@
 """How soon a status changes, estimated from the rows held: the sender's own messages.
 
 For each status a row can leave (``sent``, ``delivered``), a hazard that is constant within
-each band of age (bands from a minute to 90 days, each about 35 % longer than the last): the
+each band of age (bands from a second to 90 days, each about 36 % longer than the last): the
 changes seen in a band over the time rows were watched in it. A row still ``sent`` or
 ``delivered`` at its last fetch was watched up to that age and no further (censored), so
 messages not yet read count without biasing the estimate. Ages come from ``delivered_at``
@@ -22,7 +22,7 @@ from airflow_provider_octopods.refresh.rows import Column, Rows
 from airflow_provider_octopods.status import FAILED, KNOWN_STATUSES
 
 DAY = 86_400.0
-EDGES = np.concatenate([[0.0], np.geomspace(60.0, 90 * DAY, 40)])
+EDGES = np.concatenate([[0.0], np.geomspace(1.0, 90 * DAY, 53)])
 WIDTHS = np.diff(EDGES)
 # Below this many rows watched across a band on average, its estimate is not trusted: the
 # bands from the first such one on take the rate of the last ``TAIL`` trusted bands together,
@@ -71,8 +71,7 @@ class Curve:
         rate = _rates(events, exposure)
         ones = np.ones(len(watch.exit))
         watched = (_time_in_bands(watch.exit, ones) - _time_in_bands(watch.entry, ones)) / WIDTHS
-        thin = np.flatnonzero(watched < MIN_WATCHED)
-        trusted = int(thin[0]) if len(thin) else len(WIDTHS)
+        trusted = _trusted_bands(watched)
         if 0 < trusted < len(WIDTHS):
             tail = slice(max(0, trusted - TAIL), trusted)
             rate[trusted:] = events[tail].sum() / exposure[tail].sum()
@@ -146,6 +145,16 @@ def _watched(entry: Column, left: Column, fetched: Column, failed: Column, weigh
     watch = Watch(entry[dated], np.maximum(exit, entry[dated]), changed[dated], weight[dated])
     undated = Watch(entry[~dated], fetched[~dated], failed[~dated], weight[~dated])
     return Curve.fit(watch, undated)
+
+
+def _trusted_bands(watched: Column) -> int:
+    """How many bands from the first are trusted: up to the first one watched too little after
+    one watched enough (no row enters ``delivered`` in its first seconds)."""
+    enough = watched >= MIN_WATCHED
+    if not enough.any():
+        return 0
+    thin = np.flatnonzero(~enough[int(np.argmax(enough)) :])
+    return int(np.argmax(enough)) + int(thin[0]) if len(thin) else len(WIDTHS)
 
 
 def _recency(sent_at: Column) -> Column:
