@@ -1,15 +1,14 @@
-"""How soon a status changes, estimated from the rows held: the sender's own messages.
-
-For each status a row can leave (``sent``, ``delivered``), a hazard that is constant within
-each band of age (bands from a second to 90 days, each about 36 % longer than the last): the
-changes seen in a band over the time rows were watched in it. A row still ``sent`` or
-``delivered`` at its last fetch was watched up to that age and no further (censored), so
-messages not yet read count without biasing the estimate. Ages come from ``delivered_at``
-and ``read_at``; a failure has no timestamp, only the fetch that saw it, and is spread over
-the ages before that fetch as the dated changes are. Recent sends weigh more (half as much
-per ``HALF_LIFE`` of send time before the latest send), so that a change in how people read
-shows within days; whether a band is watched enough counts rows, not weights. Pure
-arithmetic on columns.
+"""How soon a status changes, estimated from the rows held: the sender's own messages. For each
+status a row can leave (``sent``, ``delivered``), a hazard that is constant within each band of
+age (bands from a second to 90 days, each about 36 % longer than the last): the changes seen in
+a band over the time rows were watched in it. A row still ``sent`` or ``delivered`` at its last
+fetch was watched up to that age and no further (censored), so messages not yet read count
+without biasing the estimate. Ages come from ``delivered_at`` and ``read_at``; a failure has no
+timestamp, only the fetch that saw it, and is spread over the ages before that fetch as the
+rows still ``sent`` at their fetches allow. Recent sends weigh more (half as much per
+``HALF_LIFE`` of send time before the latest send), so that a change in how people read shows
+within days; whether a band is watched enough counts rows, not weights. Pure arithmetic on
+columns.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ MIN_WATCHED = 30.0
 TAIL = 3
 REACH = 2.0
 HALF_LIFE = 3 * DAY
+ITERATIONS = 30
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ class Curve:
         events = np.bincount(
             _band(watch.exit[watch.changed]), weights=watch.weight[watch.changed], minlength=len(WIDTHS)
         ).astype(np.float64)
-        events += _spread(_band(undated.exit), undated.weight, _rates(events, exposure))
+        undated_events, undated_exposure = _undated_changes(undated, exposure, events)
+        events, exposure = events + undated_events, exposure + undated_exposure
         rate = _rates(events, exposure)
         ones = np.ones(len(watch.exit))
         watched = (_time_in_bands(watch.exit, ones) - _time_in_bands(watch.entry, ones)) / WIDTHS
@@ -173,19 +174,39 @@ def _rates(events: Column, exposure: Column) -> Column:
     return np.divide(events, exposure, out=np.zeros_like(events), where=exposure > 0)
 
 
-def _spread(bands: Column, weights: Column, rate: Column) -> Column:
-    """Changes known only to have come by the end of a band, shared over that band and the
-    ones before it as the dated changes are (one step of the usual estimate for such data);
-    where no dated change came before, at the band that saw them."""
-    survival = np.exp(-np.concatenate([[0.0], np.cumsum(rate * WIDTHS)]))
-    density = survival[:-1] - survival[1:]
-    spread = np.zeros(len(WIDTHS))
-    for band, count in enumerate(np.bincount(bands, weights=weights, minlength=len(WIDTHS))):
-        if count:
-            before = density[: band + 1]
-            share = before / before.sum() if before.sum() > 0 else np.eye(band + 1)[band]
-            spread[: band + 1] += count * share
-    return spread
+def _undated_changes(undated: Watch, exposure: Column, dated: Column) -> tuple[Column, Column]:
+    """Changes known only to have come between entering the status and the fetch that saw
+    them (failures: the API gives them no time): their expected count in each band, and the
+    time their rows were watched until them. The usual estimate for such data
+    (expectation-maximisation, ``ITERATIONS`` rounds): each change is shared over the bands it
+    may have come in as the estimate of such changes says, which the rows still in the status
+    at their fetches (they had not changed yet) and the changes' own bounds together decide."""
+    events, watched = np.zeros(len(WIDTHS)), np.zeros(len(WIDTHS))
+    if len(undated.exit) == 0:
+        return events, watched
+    pairs, group = np.unique(
+        np.stack([_band(undated.entry), _band(undated.exit)]), axis=1, return_inverse=True
+    )
+    counts = np.bincount(group.ravel(), weights=undated.weight)
+    # From a constant rate: the rows keep only their latest fetch, so a change seen by a late
+    # fetch may have come at any age before it, and the rounds start from the cautious guess.
+    rate = np.full(len(WIDTHS), counts.sum() / max(float(exposure.sum()), 1.0))
+    for _ in range(ITERATIONS):
+        both = _rates(dated, exposure + watched) + rate
+        survival = np.exp(-np.concatenate([[0.0], np.cumsum(both * WIDTHS)]))[:-1]
+        chance = survival * np.divide(rate, both, out=np.zeros_like(rate), where=both > 0)
+        chance *= -np.expm1(-both * WIDTHS)
+        events, watched = np.zeros(len(WIDTHS)), np.zeros(len(WIDTHS))
+        for (first, last), count in zip(pairs.T, counts, strict=True):
+            span = slice(first, last + 1)
+            share = (
+                chance[span] / chance[span].sum() if chance[span].sum() > 0 else np.eye(last + 1 - first)[-1]
+            )
+            later = np.cumsum(share[::-1])[::-1] - share  # the change came after the band
+            events[span] += count * share
+            watched[span] += count * WIDTHS[span] * (later + share / 2)
+        rate = _rates(events, exposure + watched)
+    return events, watched
 
 
 def _first_known(*ages: Column) -> Column:

@@ -11,8 +11,8 @@ horizon is negligible is thereby settled: never fetched again.
 
 Where the history is too thin to trust (no rows yet, or none watched at that age), a row
 follows the fixed rule (``fixed.FixedRefresh``), as it does with no history at all; and one row
-in ``PROBES`` always does, so that a change in how late people read is seen, and learned,
-whatever the estimate said before.
+in ``PROBES`` is fetched when the fixed rule says so as well, so that a change in how late
+people read is seen, and learned, whatever the estimate said before.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class LearnedRefresh:
 
     @property
     def start(self) -> FixedRefresh:
-        """The rule for rows whose history is too thin, and for probes."""
+        """The rule for rows whose history is too thin, and the probes' extra fetches."""
         return FixedRefresh(horizon=self.horizon)
 
     def decide(self, rows: Rows, now: datetime, output_rows: int = 0) -> Decision:
@@ -69,14 +69,17 @@ class LearnedRefresh:
         learned = self._learned(rows, hazards, at)
         allowed = Allowed.of(rows, at, output_rows, self.target)
         skip = _cheapest_skips(chances, learned, allowed)
-        due = np.where(learned, ~skip, self.start.due(rows, now))
+        by_rule = self.start.due(rows, now)
+        probed = probes(rows.message_id) & by_rule & ~(learned & ~skip)
+        due = np.where(learned, ~skip, by_rule) | probed
         due = _within_budget(due, chances.score(allowed), rows, self.target.max_requests)
         threshold = float(chances.changed[skip].max()) if skip.any() else 0.0
         lines = (
             *self._heading(rows, output_rows),
             *hazards.describe(),
             f"{int((~learned & due).sum()):,} due by the fixed rule (history too thin at their "
-            f"age, or one of the 1 in {PROBES} probes); {int(skip.sum()):,} left out as unlikely "
+            f"age), {int(probed.sum()):,} as probes (1 in {PROBES} rows keeps the fixed rule's "
+            f"fetches too); {int((skip & ~probed).sum()):,} left out as unlikely "
             "to have changed",
             allowed.expected(chances, due),
             *tally(rows, due, now),
@@ -84,14 +87,14 @@ class LearnedRefresh:
         return Decision(due, lambda fetched: self._next_fetch(fetched, hazards, threshold), lines)
 
     def _learned(self, rows: Rows, hazards: Hazards, at: Column | np.datetime64) -> Column:
-        """The rows the estimate decides: not final, young, of an age it trusts, not probes."""
+        """The rows the estimate decides: not final, young, of an age it trusts."""
         age = rows.age(at)
         young = age <= self.horizon.total_seconds()
         trusted = np.where(
             rows.status == DELIVERED, age <= hazards.delivered.reach, age <= hazards.sent.reach
         )
         pending = np.isin(rows.status, [SENT, DELIVERED]) & ~rows.error & ~rows.unknown_age()
-        return pending & young & trusted & ~probes(rows.message_id)
+        return pending & young & trusted
 
     def _next_fetch(self, rows: Rows, hazards: Hazards, threshold: float) -> Column:
         """When a row just fetched reaches the chance of change at which this run fetched."""
