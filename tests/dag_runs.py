@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import importlib.util
-from types import SimpleNamespace
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from tests.conftest import REPO
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """The module of a file outside the package (a script, a benchmark, a DAG file)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_dag(dag_id: str, file: str | None = None) -> Any:
     """A DAG loaded from its file as the DAG processor would: ``file`` relative to the
     repository, by default the example ``dags/<dag_id>.py``."""
     path = REPO / (file or f"dags/{dag_id}.py")
-    spec = importlib.util.spec_from_file_location(f"dag_file_{path.stem}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(path, f"dag_file_{path.stem}")
     found = getattr(module, dag_id)
     return found() if callable(found) else found
 

@@ -8,12 +8,30 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import strategies as st
 
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.refresh.rows import Rows
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 NAT = np.datetime64("NaT", "us")
+
+# The issue's example sender: a third of the reads come a day later; from day 14, later still.
+SLOW_READERS: dict[str, Any] = {
+    "name": "slow readers",
+    "outcomes": {"delivered": 0.92, "failed": 0.06, "never_confirmed": 0.02},
+    "deliver_delay_s": {"lognormal": {"median": 4, "sigma": 1.0}},
+    "fail_delay_s": {"exponential": {"mean": 60}},
+    "read_share_of_delivered": 0.55,
+    "read_delay_s": {
+        "mixture": [
+            {"weight": 0.7, "lognormal": {"median": 600, "sigma": 1.5}},
+            {"weight": 0.3, "lognormal": {"median": 86400, "sigma": 1.0}},
+        ]
+    },
+    "delivery_unreported_share_of_read": 0.0,
+    "shift": {"from_day": 14, "read_delay_factor": 3.0, "read_share_of_delivered": 0.3},
+}
 
 # (status, an error row?, sent_at, fetched_at)
 Short = tuple[str | None, bool, datetime | None, datetime | None]
@@ -38,11 +56,15 @@ def at(ages: np.ndarray, sent: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(ages), NAT, sent + micros)
 
 
-def delivered_rows(read_after: np.ndarray, fetched_after: np.ndarray, seed: int = 0) -> Rows:
+def delivered_rows(read_after: np.ndarray, fetched_after: np.ndarray, sent: np.ndarray | None = None) -> Rows:
     """Rows delivered 5 s after the send, read ``read_after`` seconds after it (``inf``: never),
-    each last fetched ``fetched_after`` seconds after the send."""
+    each last fetched ``fetched_after`` seconds after the send (``sent``: by default in the
+    1,000 seconds before ``NOW``)."""
     count = len(read_after)
-    sent = np.datetime64(NOW.replace(tzinfo=None), "us") - (np.arange(count) % 1000).astype("timedelta64[s]")
+    if sent is None:
+        sent = np.datetime64(NOW.replace(tzinfo=None), "us") - (np.arange(count) % 1000).astype(
+            "timedelta64[s]"
+        )
     read_seen = np.where(read_after <= fetched_after, read_after, np.nan)
     return Rows(
         message_id=np.arange(count, dtype=np.int64),
@@ -53,3 +75,26 @@ def delivered_rows(read_after: np.ndarray, fetched_after: np.ndarray, seed: int 
         read_at=at(read_seen, sent),
         fetched_at=at(fetched_after, sent),
     )
+
+
+# Hostile rows: (status, an error row?, then sent_at, delivered_at, read_at, fetched_at as
+# seconds from a base moment, ``None`` for missing; times before the send or after now too).
+HOSTILE = st.lists(
+    st.tuples(
+        st.sampled_from(["sent", "delivered", "read", "failed", "queued", None]),
+        st.booleans(),
+        *[st.one_of(st.none(), st.floats(-3e7, 3e7, allow_nan=False)) for _ in range(4)],
+    ),
+    max_size=40,
+)
+
+
+def hostile_rows(rows: list[tuple[Any, ...]], base: np.datetime64) -> Rows:
+    """``Rows`` of ``HOSTILE`` examples, their times counted from ``base``."""
+
+    def column(index: int) -> np.ndarray:
+        ages = np.array([np.nan if r[index] is None else r[index] for r in rows], dtype=float)
+        return at(ages, np.full(len(rows), base))
+
+    status = np.array([r[0] for r in rows], dtype=object)
+    return Rows(np.arange(len(rows)), status, np.array([r[1] for r in rows], bool), *map(column, range(2, 6)))

@@ -3,29 +3,16 @@ from a layer above its own, and the committed picture is the one the sources dra
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from tests.conftest import REPO
+from tests.dag_runs import load_module
 
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "draw_architecture", REPO / "scripts" / "draw_architecture.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-draw = _load_script()
+draw = load_module(REPO / "scripts" / "draw_architecture.py", "draw_architecture")
 
 
 def _package(root: Path, files: dict[str, str]) -> Path:

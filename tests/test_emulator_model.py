@@ -34,22 +34,7 @@ from airflow_provider_octopods.emulator.state import (
     EmulatorState,
     timed_lifecycle,
 )
-
-SLOW_READERS: dict[str, Any] = {
-    "name": "slow readers",
-    "outcomes": {"delivered": 0.92, "failed": 0.06, "never_confirmed": 0.02},
-    "deliver_delay_s": {"lognormal": {"median": 4, "sigma": 1.0}},
-    "fail_delay_s": {"exponential": {"mean": 60}},
-    "read_share_of_delivered": 0.55,
-    "read_delay_s": {
-        "mixture": [
-            {"weight": 0.7, "lognormal": {"median": 600, "sigma": 1.5}},
-            {"weight": 0.3, "lognormal": {"median": 86400, "sigma": 1.0}},
-        ]
-    },
-    "delivery_unreported_share_of_read": 0.0,
-    "shift": {"from_day": 14, "read_delay_factor": 3.0, "read_share_of_delivered": 0.3},
-}
+from tests.refresh_cases import SLOW_READERS
 
 
 def _model(**changes: Any) -> dict[str, Any]:

@@ -22,23 +22,12 @@ from airflow_provider_octopods.snapshot.previous import latest
 from tests.dag_runs import task_xcom
 from tests.iceberg_cases import TABLE, load_catalog, use_catalog
 from tests.iceberg_cases import run_case as run_table_case
+from tests.refresh_cases import SLOW_READERS
 from tests.snapshots import DAY, partition, read_back, run_case
 
 SENDS = 1500
-# The "slow readers" without the shift: a third of the reads come a day later.
-MODEL = {
-    "name": "slow readers",
-    "outcomes": {"delivered": 0.92, "failed": 0.06, "never_confirmed": 0.02},
-    "deliver_delay_s": {"lognormal": {"median": 4, "sigma": 1.0}},
-    "fail_delay_s": {"exponential": {"mean": 60}},
-    "read_share_of_delivered": 0.55,
-    "read_delay_s": {
-        "mixture": [
-            {"weight": 0.7, "lognormal": {"median": 600, "sigma": 1.5}},
-            {"weight": 0.3, "lognormal": {"median": 86400, "sigma": 1.0}},
-        ]
-    },
-}
+# The slow readers without the shift: a third of the reads come a day later.
+MODEL = {key: value for key, value in SLOW_READERS.items() if key != "shift"}
 FIELDS = ("status", "sent_at", "delivered_at", "read_at")
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from airflow_provider_octopods.refresh.hazards import DAY, Hazards
 from airflow_provider_octopods.refresh.rows import Rows
-from tests.refresh_cases import NOW, at, delivered_rows
+from tests.refresh_cases import HOSTILE, NOW, at, delivered_rows, hostile_rows
 
 
 def test_a_constant_read_rate_is_found_though_most_rows_are_censored() -> None:
@@ -79,35 +78,10 @@ def test_when_is_the_inverse_of_chance() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["sent", "delivered", "read", "failed", "queued", None]),
-            st.booleans(),
-            *[st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False)) for _ in range(4)],
-        ),
-        max_size=40,
-    )
-)
+@given(HOSTILE)
 def test_any_rows_give_chances_between_0_and_1(rows: list[tuple]) -> None:  # type: ignore[type-arg]
     """Hostile rows (timestamps before the send, missing, far apart) still give an estimate."""
-    base = np.datetime64(NOW.replace(tzinfo=None), "us")
-
-    def column(index: int) -> np.ndarray:
-        ages = np.array([np.nan if r[index] is None else r[index] for r in rows], dtype=float)
-        return at(ages, np.full(len(rows), base))
-
-    fitted = Hazards.fit(
-        Rows(
-            np.arange(len(rows)),
-            np.array([r[0] for r in rows], dtype=object),
-            np.array([r[1] for r in rows], bool),
-            column(2),
-            column(3),
-            column(4),
-            column(5),
-        )
-    )
+    fitted = Hazards.fit(hostile_rows(rows, np.datetime64(NOW.replace(tzinfo=None), "us")))
     ages = np.array([0.0, 60.0, DAY, 40 * DAY])
     for curve in (fitted.sent, fitted.delivered):
         chances = curve.chance(ages[:-1], ages[1:])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from airflow_provider_octopods.refresh import FixedRefresh, LearnedRefresh, RefreshTarget
 from airflow_provider_octopods.refresh.learned import NEVER, PROBES, probes
 from airflow_provider_octopods.refresh.rows import Rows
-from tests.refresh_cases import NAT, NOW, at, short_rows
+from tests.refresh_cases import HOSTILE, NAT, NOW, delivered_rows, hostile_rows, short_rows
 
 HOUR, DAY = 3600.0, 86_400.0
 NOW64 = np.datetime64(NOW.replace(tzinfo=None), "us")
@@ -26,18 +26,8 @@ def history(count: int = 20_000, seed: int = 0) -> tuple[Rows, np.ndarray, np.nd
     age_now = rng.uniform(60, 7 * DAY, count)
     fetched = rng.uniform(30, age_now)
     reads = np.where(rng.random(count) < 0.5, rng.uniform(10, HOUR, count), np.inf)
-    seen = np.where(reads <= fetched, reads, np.nan)
     sent = NOW64 - (age_now * 1e6).astype("timedelta64[us]")
-    rows = Rows(
-        message_id=np.arange(count, dtype=np.int64),
-        status=np.where(np.isnan(seen), "delivered", "read").astype(object),
-        error=np.zeros(count, dtype=bool),
-        sent_at=sent,
-        delivered_at=at(np.full(count, 5.0), sent),
-        read_at=at(seen, sent),
-        fetched_at=at(fetched, sent),
-    )
-    return rows, age_now, fetched
+    return delivered_rows(reads, fetched, sent), age_now, fetched
 
 
 def test_rows_past_the_reading_hour_are_settled_and_young_ones_fetched() -> None:
@@ -129,34 +119,11 @@ def test_probes_are_one_row_in_probes_the_same_each_run() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["sent", "delivered", "read", "failed", "queued", None]),
-            st.booleans(),
-            *[st.one_of(st.none(), st.floats(-3e7, 3e7, allow_nan=False)) for _ in range(4)],
-        ),
-        max_size=40,
-    ),
-    st.integers(0, 100),
-)
+@given(HOSTILE, st.integers(0, 100))
 def test_any_rows_get_a_decision(rows: list[tuple], budget: int) -> None:  # type: ignore[type-arg]
     """Hostile rows (times before the send or after now, missing, unknown statuses): a
     decision per row; error rows due, final rows not, at most the budget."""
-
-    def column(index: int) -> np.ndarray:
-        ages = np.array([np.nan if r[index] is None else r[index] for r in rows], dtype=float)
-        return at(ages, np.full(len(rows), NOW64 - np.timedelta64(10, "D")))
-
-    held = Rows(
-        np.arange(len(rows)),
-        np.array([r[0] for r in rows], dtype=object),
-        np.array([r[1] for r in rows], bool),
-        column(2),
-        column(3),
-        column(4),
-        column(5),
-    )
+    held = hostile_rows(rows, NOW64 - np.timedelta64(10, "D"))
     due = LearnedRefresh(RefreshTarget(max_requests=budget)).decide(held, NOW).due
     assert due.dtype == bool and len(due) == len(rows) and due.sum() <= budget
     final = np.isin(held.status, ["read", "failed"]) & ~held.error

@@ -3,12 +3,9 @@ files, the table's window, and ``--fit`` on a Parquet snapshot root and on an Ic
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -22,21 +19,10 @@ from airflow_provider_octopods.iceberg.schema import partition_spec, table_schem
 from airflow_provider_octopods.parquet.schema import snapshot_schema
 from airflow_provider_octopods.refresh.rows import Rows
 from tests.conftest import REPO
+from tests.dag_runs import load_module
 from tests.iceberg_cases import load_catalog
 
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "refresh_simulation", REPO / "bench" / "refresh_simulation.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-simulation = _load_bench()
+simulation = load_module(REPO / "bench" / "refresh_simulation.py", "refresh_simulation")
 POLICIES = {"full", "terminal_carry", "age_x2", "learned", "oracle", "best_fixed"}
 # 10 days, the last 3 measured: each measured run over a 7-day window holds 7 full days of sends
 SMALL = ["--per-day", "300", "--days", "10", "--measured", "3", "--json"]

@@ -28,7 +28,7 @@ WIDTHS = np.diff(EDGES)
 # and rows older than ``REACH`` times the trusted age are left to the fixed rule.
 MIN_WATCHED = 30.0
 TAIL = 3
-REACH = 2.0
+REACH = 3.0
 HALF_LIFE = 3 * DAY
 ITERATIONS = 30
 
