@@ -26,7 +26,7 @@ WIDTHS = np.diff(EDGES)
 # Below this many rows watched across a band on average, its estimate is not trusted: the
 # bands from the first such one on take the rate of the last ``TAIL`` trusted bands together,
 # and rows older than ``REACH`` times the trusted age are left to the fixed rule.
-MIN_WATCHED = 30.0
+MIN_WATCHED = 10.0
 TAIL = 3
 REACH = 3.0
 HALF_LIFE = 3 * DAY
