@@ -13,18 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_octopods.emulator.model import (
-    BUILTIN,
-    MODELS_DIR,
+from airflow_provider_octopods.emulator.distributions import (
     Exponential,
     Fixed,
     Lognormal,
     Mixture,
-    SenderModel,
     Uniform,
+    parse_distribution,
+)
+from airflow_provider_octopods.emulator.model import (
+    BUILTIN,
+    MODELS_DIR,
+    SenderModel,
     as_model,
     builtin_models,
-    parse_distribution,
 )
 from airflow_provider_octopods.emulator.state import (
     DELIVERED,

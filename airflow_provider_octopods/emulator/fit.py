@@ -13,14 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from airflow_provider_octopods.emulator.model import (
-    Distribution,
-    Fixed,
-    Mixture,
-    Outcomes,
-    SenderModel,
-    Uniform,
-)
+from airflow_provider_octopods.emulator.distributions import Distribution, Fixed, Mixture, Uniform
+from airflow_provider_octopods.emulator.model import Outcomes, SenderModel
 from airflow_provider_octopods.refresh.hazards import DAY, EDGES, Curve, Hazards
 from airflow_provider_octopods.refresh.rows import Rows
 from airflow_provider_octopods.status import FAILED, READ, SENT

@@ -22,7 +22,8 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from airflow_provider_octopods.emulator.model import FloatArray, SenderModel, Timings
+from airflow_provider_octopods.emulator.distributions import FloatArray
+from airflow_provider_octopods.emulator.model import SenderModel, Timings
 
 SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
 FAILURE_REASONS = (

@@ -70,7 +70,7 @@ class LearnedRefresh:
         allowed = Allowed.of(rows, at, output_rows, self.target)
         skip = _cheapest_skips(chances, learned, allowed)
         by_rule = self.start.due(rows, now)
-        probed = probes(rows.message_id) & by_rule & ~(learned & ~skip)
+        probed = probes(rows.message_id) & by_rule & learned & skip
         due = np.where(learned, ~skip, by_rule) | probed
         due = _within_budget(due, chances.score(allowed), rows, self.target.max_requests)
         threshold = float(chances.changed[skip].max()) if skip.any() else 0.0
