@@ -58,6 +58,33 @@ DEFINITIONS = {
 # --8<-- [end:definitions]
 
 
+# Where each message stands: the stages of the funnel, each a share of all messages; they add
+# up to the messages (a status Octopods may add later is "other").
+STAGES = ("sent", "delivered", "read", "failed", "other", "error rows")
+
+
+def stages(summary: dict[str, Any]) -> dict[str, int]:
+    """Messages by where they stand (``STAGES``): every message in exactly one stage."""
+    by_status = summary["by_status"]
+    counted = {stage: int(by_status.get(stage, 0)) for stage in STAGES[:4]}
+    other = summary["messages"] - summary["error_rows"] - sum(counted.values())
+    return {**counted, "other": other, "error rows": summary["error_rows"]}
+
+
+def duration_text(seconds: float | None) -> str:
+    """A latency as the terminal summary and the picture both say it: 3.7 s, 3.5 min, 2.1 h."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def share_text(value: float | None) -> str:
+    """A rate or share as the terminal summary and the picture both say it: 46.3%."""
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 @dataclass
 class DeliveryReport:
     """The day's figures (``summary``, JSON-able) and the same figures by hour of send."""
@@ -190,9 +217,9 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
     s = report.summary
     fig, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
     fig.suptitle(
-        f"{title}: {s['messages']:,} messages, delivery rate {_pct(s['delivery_rate'])}, "
-        f"failure rate {_pct(s['failure_rate'])}, error rows {s['error_rows']:,} "
-        f"({_pct(s['error_rate'])}), read rate {_pct(s['read_rate'])}",
+        f"{title}: {s['messages']:,} messages, delivery rate {share_text(s['delivery_rate'])}, "
+        f"failure rate {share_text(s['failure_rate'])}, error rows {s['error_rows']:,} "
+        f"({share_text(s['error_rate'])}), read rate {share_text(s['read_rate'])}",
         fontsize=13,
     )
     _plot_funnel(axes[0][0], s)
@@ -208,23 +235,15 @@ def render_picture(report: DeliveryReport, path: str, title: str) -> None:
 
 
 def _plot_funnel(ax: Axes, s: dict[str, Any]) -> None:
-    """Messages by how far they got: all, delivered or read, read, failed, error rows."""
-    by_status = s["by_status"]
-    funnel = {
-        "all messages": s["messages"],
-        "delivered or read": by_status.get("delivered", 0) + by_status.get("read", 0),
-        "read": by_status.get("read", 0),
-        "failed": by_status.get("failed", 0),
-        "error rows\n(status unknown)": s["error_rows"],
-    }
-    ax.barh(
-        list(funnel)[::-1],
-        list(funnel.values())[::-1],
-        color=["#f0ad4e", "#d9534f", "#1f77b4", "#25d366", "#7f7f7f"],
-    )
-    ax.set_title("Status funnel (rates are shares of all messages)")
+    """Where each message stands: the stages add up to all messages, each with its share."""
+    counts = stages(s)
+    total = max(s["messages"], 1)
+    labels = [f"{stage}\n{share_text(count / total)}" for stage, count in counts.items()]
+    colors = ["#f0ad4e", "#25d366", "#1f77b4", "#d9534f", "#9467bd", "#7f7f7f"]
+    ax.barh(labels[::-1], list(counts.values())[::-1], color=colors[::-1])
+    ax.set_title(f"Where the {s['messages']:,} messages stand (shares of all messages)")
     ax.set_xlabel("messages")
-    for i, v in enumerate(list(funnel.values())[::-1]):
+    for i, v in enumerate(list(counts.values())[::-1]):
         ax.text(v, i, f" {v:,}", va="center")
 
 
@@ -242,8 +261,8 @@ def _plot_latency(ax: Axes, s: dict[str, Any]) -> None:
     ax.set_ylabel("seconds after send (log scale)")
     ax.set_title("Latency percentiles")
     for i, (d, r) in enumerate(zip(deliver, read, strict=True)):
-        ax.text(i - 0.2, d, _duration(d), ha="center", va="bottom", fontsize=9)
-        ax.text(i + 0.2, r, _duration(r), ha="center", va="bottom", fontsize=9)
+        ax.text(i - 0.2, d, duration_text(d), ha="center", va="bottom", fontsize=9)
+        ax.text(i + 0.2, r, duration_text(r), ha="center", va="bottom", fontsize=9)
     ax.legend(loc="upper left")
 
 
@@ -257,26 +276,29 @@ def _plot_reasons(ax: Axes, reasons: pd.DataFrame) -> None:
 
 
 def _plot_by_hour(ax: Axes, hourly: pd.DataFrame) -> None:
-    """Delivery, read and failure rates by hour of send."""
+    """Delivery, read and failure rates by hour of send, in percent, over the messages sent in
+    each hour (grey bars, right axis): a rate over few messages weighs little."""
     if len(hourly):
-        hours = hourly["sent_hour"].dt.strftime("%H:00")
-        ax.plot(hours, hourly["delivery_rate"], marker="o", label="delivery rate", color="#25d366")
-        ax.plot(hours, hourly["read_rate"], marker="o", label="read rate", color="#1f77b4")
-        ax.plot(hours, hourly["failure_rate"], marker="o", label="failure rate", color="#d9534f")
-        ax.set_ylim(0, 1.2)  # rates end at 1: the band above is the legend's, whatever the data
+        from matplotlib.ticker import PercentFormatter
+
+        hours = list(hourly["sent_hour"].dt.strftime("%H:00"))
+        counts = ax.twinx()
+        counts.bar(hours, hourly["messages"], color="#d9d9d9", zorder=0)
+        counts.set_ylabel("messages sent in the hour")
+        ax.set_zorder(counts.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        for name, color in (
+            ("delivery_rate", "#25d366"),
+            ("read_rate", "#1f77b4"),
+            ("failure_rate", "#d9534f"),
+        ):
+            ax.plot(hours, hourly[name] * 100, marker="o", label=name.replace("_", " "), color=color)
+        ax.yaxis.set_major_formatter(PercentFormatter())
+        ax.set_ylim(0, 120)  # rates end at 100%: the band above is the legend's
         ax.legend(loc="upper center", ncols=3, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_title("By hour of send (UTC)")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _wrap(text: str, width: int = 30) -> str:
     return textwrap.fill(text, width, max_lines=2, placeholder="…")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -33,7 +33,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from airflow_provider_octopods.analytics import DEFINITIONS, delivery_report, read_table
+from airflow_provider_octopods.analytics import (
+    DEFINITIONS,
+    delivery_report,
+    duration_text,
+    read_table,
+    share_text,
+)
 from airflow_provider_octopods.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -227,10 +233,10 @@ def main() -> None:
     print(f"Delivery report:  {reports}/report.png, with summary, hourly and failure_reasons .parquet")
     print(f"\n{today}: {s['messages']:,} messages ({DEFINITIONS['messages']})")
     for name in ("delivery_rate", "failure_rate", "read_rate", "error_rate"):
-        print(f"  {name.replace('_', ' '):13}  {s[name]:6.1%}   ({DEFINITIONS[name]})")
+        print(f"  {name.replace('_', ' '):13}  {share_text(s[name]):>6}   ({DEFINITIONS[name]})")
     print(f"  error rows     {s['error_rows']:6,}   ({DEFINITIONS['error_rows']})")
-    deliver = ", ".join(f"p{p} {s[f'time_to_deliver_p{p}_s']:.1f} s" for p in (50, 90, 99))
-    read = ", ".join(f"p{p} {s[f'time_to_read_p{p}_s'] / 60:.1f} min" for p in (50, 90, 99))
+    deliver = ", ".join(f"p{p} {duration_text(s[f'time_to_deliver_p{p}_s'])}" for p in (50, 90, 99))
+    read = ", ".join(f"p{p} {duration_text(s[f'time_to_read_p{p}_s'])}" for p in (50, 90, 99))
     print(f"  time to deliver  {deliver}\n  time to read     {read}")
     print(
         "  top failure reasons: " + "; ".join(f"{r['failure_reason']} ({r['messages']})" for r in reasons[:3])

@@ -12,7 +12,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_octopods.analytics import delivery_report, read_snapshot, read_table, write_report
+from airflow_provider_octopods.analytics import (
+    delivery_report,
+    duration_text,
+    read_snapshot,
+    read_table,
+    stages,
+    write_report,
+)
 from airflow_provider_octopods.iceberg.merge import COMMITTED_BY, merge
 from airflow_provider_octopods.iceberg.schema import ARROW_SCHEMA
 from tests.iceberg_cases import TABLE, load_catalog, use_catalog
@@ -65,6 +72,22 @@ def test_day_figures(snapshot: pd.DataFrame) -> None:
     assert s["time_to_deliver_p90_s"] == 7.0
     # Time to read over the three read: 30, 60, 120 s.
     assert s["time_to_read_p50_s"] == 60.0
+
+
+def test_the_funnel_stages_add_up_to_the_messages(snapshot: pd.DataFrame) -> None:
+    summary = delivery_report(snapshot).summary
+    assert stages(summary) == {"sent": 1, "delivered": 4, "read": 3, "failed": 2, "other": 0, "error rows": 1}
+    assert sum(stages(summary).values()) == summary["messages"] == 11
+    queued = delivery_report(pd.concat([snapshot, snapshot.iloc[[0]].assign(status="queued")])).summary
+    assert stages(queued)["other"] == 1 and sum(stages(queued).values()) == 12
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3.7, "3.7 s"), (119.9, "119.9 s"), (210, "3.5 min"), (7560, "2.1 h"), (None, "n/a")],
+)
+def test_latencies_read_as_the_terminal_summary_prints_them(seconds: float | None, text: str) -> None:
+    assert duration_text(seconds) == text
 
 
 def test_by_hour_of_send(snapshot: pd.DataFrame) -> None:
