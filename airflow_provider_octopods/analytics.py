@@ -59,8 +59,8 @@ DEFINITIONS = {
 
 
 # Where each message stands: the stages of the funnel, each a share of all messages; they add
-# up to the messages (a status Octopods may add later is "other").
-STAGES = ("sent", "delivered", "read", "failed", "other", "error rows")
+# up to the messages (a status Octopods may add later is "other"; "unknown": the error rows).
+STAGES = ("sent", "delivered", "read", "failed", "other", "unknown")
 
 
 def stages(summary: dict[str, Any]) -> dict[str, int]:
@@ -68,7 +68,7 @@ def stages(summary: dict[str, Any]) -> dict[str, int]:
     by_status = summary["by_status"]
     counted = {stage: int(by_status.get(stage, 0)) for stage in STAGES[:4]}
     other = summary["messages"] - summary["error_rows"] - sum(counted.values())
-    return {**counted, "other": other, "error rows": summary["error_rows"]}
+    return {**counted, "other": other, "unknown": summary["error_rows"]}
 
 
 def duration_text(seconds: float | None) -> str:

@@ -76,7 +76,7 @@ def test_day_figures(snapshot: pd.DataFrame) -> None:
 
 def test_the_funnel_stages_add_up_to_the_messages(snapshot: pd.DataFrame) -> None:
     summary = delivery_report(snapshot).summary
-    assert stages(summary) == {"sent": 1, "delivered": 4, "read": 3, "failed": 2, "other": 0, "error rows": 1}
+    assert stages(summary) == {"sent": 1, "delivered": 4, "read": 3, "failed": 2, "other": 0, "unknown": 1}
     assert sum(stages(summary).values()) == summary["messages"] == 11
     queued = delivery_report(pd.concat([snapshot, snapshot.iloc[[0]].assign(status="queued")])).summary
     assert stages(queued)["other"] == 1 and sum(stages(queued).values()) == 12
