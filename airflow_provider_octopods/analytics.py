@@ -285,6 +285,7 @@ def _plot_by_hour(ax: Axes, hourly: pd.DataFrame) -> None:
         counts = ax.twinx()
         counts.bar(hours, hourly["messages"], color="#d9d9d9", zorder=0)
         counts.set_ylabel("messages sent in the hour")
+        counts.set_ylim(0, 1.2 * max(int(hourly["messages"].max()), 1))  # below the legend too
         ax.set_zorder(counts.get_zorder() + 1)
         ax.patch.set_visible(False)
         for name, color in (
