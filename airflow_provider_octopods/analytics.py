@@ -85,6 +85,18 @@ def share_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+HEADLINE = ("messages", "delivery_rate", "failure_rate", "read_rate", "error_rate", "error_rows")
+
+
+def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The day's headline figures (``HEADLINE``) as the terminal summary and the Delivery view
+    both say them: ``("delivery_rate", "92.5%")``, ``("messages", "3,300")``."""
+    return [
+        (name, share_text(summary[name]) if name.endswith("_rate") else f"{summary[name]:,}")
+        for name in HEADLINE
+    ]
+
+
 @dataclass
 class DeliveryReport:
     """The day's figures (``summary``, JSON-able) and the same figures by hour of send."""
@@ -153,6 +165,15 @@ def read_snapshot(path: str | Path) -> pd.DataFrame:
         return read_table(_table_of(str(path)))
     frame: pd.DataFrame = pq.read_table(str(path), partitioning=None).to_pandas()
     return frame
+
+
+def read_published(asset_uri: str, extra: dict[str, Any]) -> pd.DataFrame:
+    """The rows one snapshot task published, from its Asset event's ``extra``: the Parquet
+    partition holding the part it names (``path``), or the Iceberg table as of the snapshot the
+    task committed (``snapshot_id``)."""
+    if asset_uri.startswith(ICEBERG_URI):
+        return read_table(_table_of(asset_uri), snapshot_id=int(extra["snapshot_id"]))
+    return read_snapshot(str(extra["path"]).rsplit("/", 1)[0] + "/")
 
 
 def read_table(table: Any, snapshot_id: int | None = None, as_of: datetime | None = None) -> pd.DataFrame:

@@ -60,4 +60,5 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {field.name: field.conn_field() for field in EXTRA_FIELDS},
             }
         ],
+        "extra-links": ["airflow_provider_octopods.delivery_view.links.DeliveryReportLink"],
     }

@@ -37,8 +37,8 @@ from airflow_provider_octopods.analytics import (
     DEFINITIONS,
     delivery_report,
     duration_text,
+    headline,
     read_table,
-    share_text,
 )
 from airflow_provider_octopods.emulator import Emulator
 
@@ -231,10 +231,10 @@ def main() -> None:
     s = summary
     print(f"\nParquet snapshot: {partition}/part-00000.parquet")
     print(f"Delivery report:  {reports}/report.png, with summary, hourly and failure_reasons .parquet")
-    print(f"\n{today}: {s['messages']:,} messages ({DEFINITIONS['messages']})")
-    for name in ("delivery_rate", "failure_rate", "read_rate", "error_rate"):
-        print(f"  {name.replace('_', ' '):13}  {share_text(s[name]):>6}   ({DEFINITIONS[name]})")
-    print(f"  error rows     {s['error_rows']:6,}   ({DEFINITIONS['error_rows']})")
+    (_, messages), *figures = headline(s)
+    print(f"\n{today}: {messages} messages ({DEFINITIONS['messages']})")
+    for name, text in figures:
+        print(f"  {name.replace('_', ' '):13}  {text:>6}   ({DEFINITIONS[name]})")
     deliver = ", ".join(f"p{p} {duration_text(s[f'time_to_deliver_p{p}_s'])}" for p in (50, 90, 99))
     read = ", ".join(f"p{p} {duration_text(s[f'time_to_read_p{p}_s'])}" for p in (50, 90, 99))
     print(f"  time to deliver  {deliver}\n  time to read     {read}")

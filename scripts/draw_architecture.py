@@ -41,7 +41,17 @@ LAYERS = (
     Layer(
         "Faces",
         "what Airflow and users call",
-        ("hooks", "sensors", "triggers", "operators", "templated", "provider_info", "analytics", "emulator"),
+        (
+            "hooks",
+            "sensors",
+            "triggers",
+            "operators",
+            "templated",
+            "provider_info",
+            "analytics",
+            "delivery_view",
+            "emulator",
+        ),
         "#3949ab",
         "#e8eaf6",
     ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -297,7 +298,11 @@ def test_example_daily_snapshot_dag(root: Path, emulator: Emulator) -> None:
     assert sorted(rows_by_id(read_back(folder))) == ids
     with create_session() as session:
         events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == dag_run.run_id)).all()
-    assert [e.extra for e in events] == [{"path": f"file://{folder}/part-00000.parquet", "rows": 35}]
+    [extra] = [e.extra for e in events]
+    report = urlsplit(extra.pop("report"))  # the day's report in the Delivery view
+    assert extra == {"path": f"file://{folder}/part-00000.parquet", "rows": 35}
+    assert report.path == "/octopods/delivery/"
+    assert parse_qs(report.query) == {"asset": [outlet.uri], "run_id": [dag_run.run_id]}
     report = task_xcom(dag_run, "report")
     assert (report["messages"], report["delivery_rate"], report["failure_rate"]) == (
         35,

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from airflow.sdk import Asset, BaseOperator
 
 from airflow_provider_octopods.connection.settings import OctopodsSettings
+from airflow_provider_octopods.delivery_view.links import DeliveryReportLink, report_url
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.operators import last_snapshot
 from airflow_provider_octopods.parquet.writer import DEFAULT_ROW_GROUP_ROWS
@@ -117,6 +118,7 @@ class MessageStatusToParquetOperator(StopsFetch, BaseOperator):
     inputs, rows resumed from an earlier try, requests made, 429s met, seconds.
     """
 
+    operator_extra_links = (DeliveryReportLink(),)
     template_fields: Sequence[str] = (
         "message_ids",
         "message_ids_path",
@@ -207,7 +209,11 @@ class MessageStatusToParquetOperator(StopsFetch, BaseOperator):
             emit_count(f"snapshot.{name}", summary[name], self.octopods_conn_id)
         asset = last_snapshot.snapshot_asset(self.outlets)
         if asset is not None:
-            context["outlet_events"][asset].extra = {"path": result.output_paths[0], "rows": result.rows}
+            context["outlet_events"][asset].extra = {
+                "path": result.output_paths[0],
+                "rows": result.rows,
+                "report": report_url(asset.uri, context["run_id"]),
+            }
         last_snapshot.remember(context, asset, str(result.plan.folder))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
+from airflow_provider_octopods.delivery_view.links import DeliveryReportLink, report_url
 from airflow_provider_octopods.hooks.octopods import OctopodsHook
 from airflow_provider_octopods.iceberg import upkeep
 from airflow_provider_octopods.iceberg.catalog import ASSET_SCHEME, TableRef, open_table
@@ -76,6 +77,7 @@ class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
     rows by status, error rows, requests, seconds.
     """
 
+    operator_extra_links = (DeliveryReportLink(),)
     template_fields: Sequence[str] = ("message_ids", "message_ids_path")
     ui_color = "#25d366"
 
@@ -157,7 +159,12 @@ class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
         if asset is None or result.merged.snapshot_id is None:
             return
         event = context["outlet_events"][asset]
-        event.extra = {"table": self.table, "snapshot_id": result.merged.snapshot_id, "rows": result.rows}
+        event.extra = {
+            "table": self.table,
+            "snapshot_id": result.merged.snapshot_id,
+            "rows": result.rows,
+            "report": report_url(asset.uri, context["run_id"]),
+        }
         if result.merged.days and hasattr(event, "add_partitions"):  # Airflow 3.3+
             event.add_partitions(list(result.merged.days))
 

@@ -1,0 +1,142 @@
+"""The Delivery view as the API server serves it: Airflow's own app (``create_app``, the plugin
+loaded from its entry point), its auth manager, and snapshots published by ``dag.test()`` runs
+against the emulator. Who may see which day, and the figures of a day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from airflow_provider_octopods.analytics import delivery_report, read_snapshot
+from airflow_provider_octopods.delivery_view.figures import figures
+from airflow_provider_octopods.emulator import Emulator
+from tests.dag_runs import load_dag
+from tests.snapshots import DAY, run_case
+from tests.view_cases import ANALYST, HIDDEN_DAG
+
+VIEW = "/octopods/delivery/"
+API_KEY = "view-test-key-Zq81"
+USERS = f"admin:admin,{ANALYST}:viewer,nobody:"  # nobody: a user with no role at all
+
+
+@dataclass
+class Published:
+    client: Any
+    tokens: dict[str, str]
+    root: Path
+    runs: dict[str, Any]  # dag id -> its DagRun
+    messages: int
+
+
+def _auth(published: Published, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {published.tokens[user]}"}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory, airflow_db: str) -> Iterator[Published]:
+    root = tmp_path_factory.mktemp("view")
+    with Emulator(api_key=API_KEY) as emulator, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OCTOPODS_TEST_SNAPSHOT_ROOT", f"file://{root}")
+        patch.setenv("AIRFLOW_CONN_OCTOPODS_DEFAULT", emulator.connection_json(max_retries=1))
+        patch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "tests.view_cases.AnalystWithoutOneDag")
+        patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", USERS)
+        ids = emulator.add_campaign(400, spread_hours=6)
+        runs = {
+            "snapshot_ids": run_case("snapshot_ids", messages=ids),
+            HIDDEN_DAG: run_case(HIDDEN_DAG, DAY + timedelta(days=1), messages=ids[:50]),
+        }
+        assert all(run.state == "success" for run in runs.values())
+        yield _serve(root, runs, len(ids))
+
+
+def _serve(root: Path, runs: dict[str, Any], messages: int) -> Published:
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app())
+    manager = get_auth_manager()
+    tokens = {
+        name: manager.generate_jwt(SimpleAuthManagerUser(username=name, role=role))
+        for name, role in (entry.split(":") for entry in USERS.split(","))
+    }
+    return Published(client, tokens, root, runs, messages)
+
+
+def _asset(published: Published) -> str:
+    """The Asset both runs published (the case DAGs share one root)."""
+    [asset] = {o.uri for run in published.runs.values() for o in run.dag.get_task("snapshot").outlets}
+    return str(asset)
+
+
+def _report(published: Published, user: str, dag_id: str) -> Any:
+    run = published.runs[dag_id]
+    query = {"asset": _asset(published), "run_id": run.run_id}
+    return published.client.get(VIEW + "api/report", params=query, headers=_auth(published, user))
+
+
+@pytest.mark.parametrize("path", ["", "delivery.js", "api/snapshots", "api/report?asset=x"])
+def test_every_route_needs_a_user(published: Published, path: str) -> None:
+    assert published.client.get(VIEW + path).status_code == 401
+    forged = {"Authorization": "Bearer not-a-token"}
+    assert published.client.get(VIEW + path, headers=forged).status_code == 403
+
+
+def test_each_user_sees_the_days_of_the_dags_they_may_read(published: Published) -> None:
+    def days(user: str) -> list[tuple[str, str]]:
+        answer = published.client.get(VIEW + "api/snapshots", headers=_auth(published, user))
+        assert answer.status_code == 200
+        [mine] = [s for s in answer.json() if s["uri"] == _asset(published)] or [{"days": []}]
+        return [(d["day"], d["dag_id"]) for d in mine["days"]]
+
+    assert days("admin") == [("2026-11-27", HIDDEN_DAG), ("2026-11-26", "snapshot_ids")]
+    assert days(ANALYST) == [("2026-11-26", "snapshot_ids")]
+    assert days("nobody") == []
+
+
+def test_a_day_of_a_dag_the_user_may_not_read_is_refused(published: Published) -> None:
+    for user in (ANALYST, "nobody"):
+        answer = _report(published, user, HIDDEN_DAG)
+        assert answer.status_code == 403
+        assert str(published.root) not in answer.text and "messages" not in answer.text
+    assert _report(published, "nobody", "snapshot_ids").status_code == 403
+    assert _report(published, ANALYST, "snapshot_ids").status_code == 200
+
+
+def test_the_days_figures_are_the_reports(published: Published) -> None:
+    answer = _report(published, ANALYST, "snapshot_ids")
+    body = answer.json()
+    assert (body["day"], body["dag_id"]) == ("2026-11-26", "snapshot_ids")
+    folder = published.root / "snapshot_ids" / "snapshot_date=2026-11-26"
+    expected = figures(delivery_report(read_snapshot(folder)))
+    assert {k: body[k] for k in expected} == expected
+    headline = {h["name"]: h["text"] for h in body["headline"]}
+    assert headline["messages"] == f"{published.messages:,}"
+    assert sum(stage["messages"] for stage in body["funnel"]) == published.messages
+    assert sum(hour["messages"] for hour in body["hourly"]) == published.messages - int(
+        headline["error_rows"]
+    )
+    assert API_KEY not in answer.text
+
+
+def test_the_snapshot_tasks_link_opens_its_day(published: Published) -> None:
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    from airflow_provider_octopods.delivery_view.links import DeliveryReportLink
+
+    run = published.runs[HIDDEN_DAG]
+    operator = load_dag(HIDDEN_DAG, file="tests/dags/octopods_snapshot_cases.py").get_task("snapshot")
+    link = DeliveryReportLink().get_link(
+        operator, ti_key=TaskInstanceKey(HIDDEN_DAG, "snapshot", run.run_id, 1)
+    )
+    url = urlsplit(link)
+    assert url.path == VIEW
+    answer = published.client.get(VIEW + "api/report?" + url.query, headers=_auth(published, "admin"))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["day"], answer.json()["run_id"]) == ("2026-11-27", run.run_id)
