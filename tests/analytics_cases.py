@@ -39,7 +39,14 @@ NO_REASON = "(no reason given)"
 RATES = ("delivery_rate", "read_rate", "failure_rate")
 # Each latency's end: time to deliver is delivered_at - sent_at, time to read read_at - sent_at.
 ENDS = {"deliver": "delivered_at", "read": "read_at"}
-LATENCIES = tuple(f"time_to_{kind}_p{round(q * 100)}_s" for kind in ENDS for q in PERCENTILES)
+
+
+def latency(kind: str, q: float) -> str:
+    """The summary's name of a percentile: ``time_to_deliver_p90_s``."""
+    return f"time_to_{kind}_p{round(q * 100)}_s"
+
+
+LATENCIES = tuple(latency(kind, q) for kind in ENDS for q in PERCENTILES)
 HOURLY = ("messages", *RATES, *LATENCIES)  # an hour's figures: error rows are in no hour
 # Sends by hour of the day (UTC): a morning campaign, an evening one, a trickle in between.
 _SENDS_BY_HOUR = np.array([0, 0, 0, 0, 0, 0, 2, 4, 8, 30, 12, 6, 5, 5, 4, 4, 5, 6, 20, 9, 4, 2, 1, 0], float)
@@ -47,9 +54,9 @@ _SENDS_BY_HOUR = np.array([0, 0, 0, 0, 0, 0, 2, 4, 8, 30, 12, 6, 5, 5, 4, 4, 5, 
 
 @dataclass
 class Figures:
-    """The report's figures as one engine computes them, unrounded. ``day``: messages,
-    error_rows, the rates (``RATES`` and error_rate), ``LATENCIES``, by_status and
-    failure_reasons; ``hourly``: hour of send (``2026-11-26T09``) to messages, rates, latencies."""
+    """The report's figures as one engine computes them: unrounded, but for the report's own.
+    ``day``: messages, error_rows, the rates (``RATES``, error_rate), ``LATENCIES``, by_status
+    and failure_reasons; ``hourly``: hour of send (``2026-11-26T09``) to ``HOURLY``."""
 
     day: dict[str, Any]
     hourly: dict[str, dict[str, Any]]
@@ -72,7 +79,7 @@ def emulated_day(messages: int = 3000, unit: str = "us", seed: int = 26) -> pa.T
         message = Message(message_id, "key", f"+1555{message_id:07d}", float(at), lived, reason)
         body = json.dumps(message.body(SNAPSHOT_AT.timestamp(), f"req-{message_id}")).encode()
         buffer.add_status(status_of(Answer.read({}, body, None), message_id), SNAPSHOT_AT)
-    for message_id in range(messages + 11, messages + 41):
+    for message_id in range(len(times) + 1, len(times) + 31):
         error = (
             OctopodsRequestError("Message not found", http_status=404, error_code=1004)
             if message_id % 3
@@ -172,7 +179,7 @@ def _spread_latencies(row: dict[str, Any]) -> dict[str, Any]:
     """A row's lists of percentiles (None when no message has that time) as one figure each."""
     for kind in ENDS:
         values = row.pop(f"time_to_{kind}") or [None] * len(PERCENTILES)
-        row |= {f"time_to_{kind}_p{round(q * 100)}_s": v for q, v in zip(PERCENTILES, values, strict=True)}
+        row |= {latency(kind, q): v for q, v in zip(PERCENTILES, values, strict=True)}
     return row
 
 
@@ -217,7 +224,7 @@ def _polars_expressions() -> list[Any]:
         share((status == "read").sum(), reached).alias("read_rate"),
         share((status == "failed").sum(), pl.len()).alias("failure_rate"),
         *(
-            seconds(kind).quantile(q, interpolation="linear").alias(f"time_to_{kind}_p{round(q * 100)}_s")
+            seconds(kind).quantile(q, interpolation="linear").alias(latency(kind, q))
             for kind in ENDS
             for q in PERCENTILES
         ),
@@ -255,7 +262,7 @@ def _counted(rows: list[dict[str, Any]]) -> dict[str, Any]:
             for row in rows
             if row[end] is not None and row["sent_at"] is not None
         )
-        figures |= {f"time_to_{kind}_p{round(q * 100)}_s": _linear(seconds, q) for q in PERCENTILES}
+        figures |= {latency(kind, q): _linear(seconds, q) for q in PERCENTILES}
     return figures
 
 

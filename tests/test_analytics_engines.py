@@ -37,7 +37,7 @@ from tests.analytics_cases import (
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "analytics.md"
 # Statuses of today, values Octopods may add later, and error rows (status null).
 STATUSES = ("sent", "delivered", "read", "failed", "pending", "deleted")
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module", params=TIME_UNITS)
