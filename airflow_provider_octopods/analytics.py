@@ -11,8 +11,9 @@ since WhatsApp implies delivery on read. Failure reasons are ranked by count.
 - time to deliver: ``delivered_at - sent_at``, over messages with a reported delivery (a read
   without ``delivered_at`` has no delivery time and is left out of it).
 - time to read: ``read_at - sent_at``, over messages read.
-Percentiles p50, p90, p99, in seconds; for the day and by hour of send (UTC). Error rows have
-no send time: they count in the day's figures, in no hour's.
+Percentiles p50, p90, p99, in seconds; for the day and by hour of send (UTC). A row with no
+send time (an error row, or a status given without one) counts in the day's figures, in no
+hour's.
 
 The rows come from a Parquet snapshot (``read_snapshot``) or from the Iceberg table of current
 statuses (``read_table``: now, or as of an earlier snapshot), in the same columns.

@@ -4,6 +4,7 @@ change once published and a million rows take a second to read and reduce."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -55,8 +56,13 @@ def figures(report: DeliveryReport) -> dict[str, Any]:
 
 
 def _hour(row: dict[Any, Any]) -> dict[str, Any]:
-    rates = {name: row[name] for name in ("delivery_rate", "read_rate", "failure_rate")}
+    # An hour without the rate's denominator holds NaN (pandas), which JSON cannot carry.
+    rates = {name: _number(row[name]) for name in ("delivery_rate", "read_rate", "failure_rate")}
     return {"hour": row["sent_hour"].strftime("%H:00"), "messages": int(row["messages"]), **rates}
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 class Cache:
