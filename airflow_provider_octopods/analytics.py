@@ -158,23 +158,14 @@ def delivery_report(snapshot: pd.DataFrame) -> DeliveryReport:
     return DeliveryReport(summary=summary, hourly=hourly, reasons=reasons)
 
 
-def read_snapshot(path: str | Path) -> pd.DataFrame:
+def read_snapshot(path: str | Path, snapshot_id: int | None = None) -> pd.DataFrame:
     """A snapshot partition (a directory of part files) or one file, as a DataFrame; or the
     Iceberg table of an ``iceberg://<iceberg_conn_id>/<namespace>/<table>`` Asset URI (the
-    table operator's), opened through that Airflow connection."""
+    table operator's), opened through that Airflow connection: now, or as of ``snapshot_id``."""
     if str(path).startswith(ICEBERG_URI):
-        return read_table(_table_of(str(path)))
+        return read_table(_table_of(str(path)), snapshot_id=snapshot_id)
     frame: pd.DataFrame = pq.read_table(str(path), partitioning=None).to_pandas()
     return frame
-
-
-def read_published(asset_uri: str, extra: dict[str, Any]) -> pd.DataFrame:
-    """The rows one snapshot task published, from its Asset event's ``extra``: the Parquet
-    partition holding the part it names (``path``), or the Iceberg table as of the snapshot the
-    task committed (``snapshot_id``)."""
-    if asset_uri.startswith(ICEBERG_URI):
-        return read_table(_table_of(asset_uri), snapshot_id=int(extra["snapshot_id"]))
-    return read_snapshot(str(extra["path"]).rsplit("/", 1)[0] + "/")
 
 
 def read_table(table: Any, snapshot_id: int | None = None, as_of: datetime | None = None) -> pd.DataFrame:

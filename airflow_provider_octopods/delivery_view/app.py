@@ -67,23 +67,23 @@ def report(
         raise HTTPException(403, "reading this report takes read access to the DAG that published it")
     if day is None:
         raise HTTPException(404, f"no snapshot of {asset} published by run {run_id or '(any)'}")
-    key = json.dumps([asset, day.run_id, day.extra], sort_keys=True, default=str)
+    key = json.dumps([*day.rows, day.run_id])  # a later run of a partition replaces its rows
     return {
         "asset": asset,
         "day": day.day,
         "dag_id": day.dag_id,
         "run_id": day.run_id,
-        **_reports.get(key, lambda: _compute(asset, day)),
+        **_reports.get(key, lambda: _compute(day)),
     }
 
 
-def _compute(asset: str, day: published.Day) -> dict[str, Any]:
+def _compute(day: published.Day) -> dict[str, Any]:
     try:
         from airflow_provider_octopods import analytics
     except ImportError as exc:  # the API server's install lacks the analytics extra
         raise HTTPException(501, str(exc)) from None
     try:
-        rows = analytics.read_published(asset, day.extra)
+        rows = analytics.read_snapshot(day.source, day.snapshot_id)
     except Exception as exc:
         raise HTTPException(
             502, f"the snapshot of {day.day} (run {day.run_id}) cannot be read: {_first_line(exc)}"

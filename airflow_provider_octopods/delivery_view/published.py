@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 # Every snapshot Asset of this provider is named so (operators.message_status.asset_for,
@@ -19,12 +20,29 @@ NEWEST_EVENTS = 5000
 
 @dataclass(frozen=True)
 class Day:
-    """One run's snapshot of an Asset: the key the report is asked by."""
+    """One run's snapshot of an Asset, and where its rows are."""
 
     day: str  # the run's logical date (its run_after when it has none), YYYY-MM-DD
     dag_id: str
     run_id: str
-    extra: dict[str, Any]  # the event's: the partition's part or the table's snapshot id
+    source: str  # the Parquet partition, or the Iceberg table's Asset URI
+    snapshot_id: int | None  # the table's snapshot the run committed (Iceberg)
+
+    @classmethod
+    def of_event(cls, uri: str, extra: dict[str, Any], dag_id: str, run_id: str, when: datetime) -> Day:
+        """The day an event names: its ``extra`` has the path of a part the task wrote (the
+        partition is that part's folder) or the snapshot id the task committed."""
+        snapshot_id = extra.get("snapshot_id")
+        if snapshot_id is not None:
+            return cls(when.date().isoformat(), dag_id, run_id, uri, int(snapshot_id))
+        partition = str(extra.get("path", "")).rsplit("/", 1)[0] + "/"
+        return cls(when.date().isoformat(), dag_id, run_id, partition, None)
+
+    @property
+    def rows(self) -> tuple[str, int | None]:
+        """What the day's figures are computed from: a run that writes a partition again
+        replaces it, so the partition's newest run stands for it."""
+        return self.source, self.snapshot_id
 
 
 @dataclass(frozen=True)
@@ -37,16 +55,17 @@ class Snapshot:
 def snapshots(session: Any, readable: Callable[[str], bool]) -> list[Snapshot]:
     """The provider's snapshot Assets with the days the user may read (``readable(dag_id)``);
     an Asset with none is left out."""
-    found: dict[tuple[str, str], dict[tuple[str, str], Day]] = {}
-    for uri, name, extra, dag_id, run_id, when in session.execute(_query()):
-        if dag_id is None or run_id is None or not readable(dag_id):
+    found: dict[tuple[str, str], dict[Any, Day]] = {}
+    runs_seen: set[tuple[str, str, str]] = set()
+    for uri, name, extra, dag_id, run_id, when in session.execute(_query()):  # the newest first
+        if dag_id is None or run_id is None or (uri, dag_id, run_id) in runs_seen or not readable(dag_id):
             continue
-        runs = found.setdefault((uri, name), {})
-        runs.setdefault((dag_id, run_id), Day(when.date().isoformat(), dag_id, run_id, dict(extra or {})))
+        runs_seen.add((uri, dag_id, run_id))
+        day = Day.of_event(uri, dict(extra or {}), dag_id, run_id, when)
+        found.setdefault((uri, name), {}).setdefault(day.rows, day)
     return [
-        Snapshot(uri, name, tuple(sorted(runs.values(), key=lambda d: (d.day, d.run_id), reverse=True)))
-        for (uri, name), runs in sorted(found.items())
-        if runs
+        Snapshot(uri, name, tuple(sorted(days.values(), key=lambda d: (d.day, d.run_id), reverse=True)))
+        for (uri, name), days in sorted(found.items())
     ]
 
 

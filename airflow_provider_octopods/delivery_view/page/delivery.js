@@ -49,14 +49,14 @@ function say(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
-function bars(id, rows, label, colour) {
-  // Horizontal bars: rows of {label, value, text, hover}.
-  const width = 560, row = 26, left = 230;
+function bars(id, rows, label, colour, left = 200) {
+  // Horizontal bars: rows of {value, text, hover}, labelled by label(row) left of the bars.
+  const width = 560, row = 26;
   const svg = reset(id, width, Math.max(rows.length, 1) * row + 8);
   const most = Math.max(1, ...rows.map((r) => r.value));
   rows.forEach((r, i) => {
     const y = i * row + 4;
-    el(svg, "text", { x: left - 8, y: y + 16, "text-anchor": "end" }, label(r));
+    hover(el(svg, "text", { x: left - 8, y: y + 16, "text-anchor": "end" }, label(r)), r.hover);
     const length = Math.max(1, ((width - left - 120) * r.value) / most);
     hover(el(svg, "rect", { x: left, y, width: length, height: row - 6, fill: colour(r) }), r.hover);
     el(svg, "text", { x: left + length + 6, y: y + 16 }, r.text);
@@ -102,11 +102,11 @@ function drawLatency(report) {
 function drawReasons(report) {
   bars("reasons", report.reasons.slice(0, 8).map((r) => ({
     ...r, value: r.messages, text: number(r.messages), hover: `${r.reason}: ${number(r.messages)} messages`,
-  })), (r) => (r.reason.length > 34 ? r.reason.slice(0, 33) + "…" : r.reason), () => COLOURS.failed);
+  })), (r) => (r.reason.length > 40 ? r.reason.slice(0, 39) + "…" : r.reason), () => COLOURS.failed, 290);
 }
 
 function drawHourly(report) {
-  const hours = report.hourly, width = 560, height = 250, left = 40, right = 50, top = 24, bottom = 40;
+  const hours = report.hourly, width = 560, height = 250, left = 40, right = 10, top = 24, bottom = 40;
   const svg = reset("hourly", width, height);
   const step = (width - left - right) / Math.max(hours.length, 1);
   const most = Math.max(1, ...hours.map((h) => h.messages));
@@ -115,7 +115,7 @@ function drawHourly(report) {
     el(svg, "line", { x1: left, x2: width - right, y1: yRate(tick), y2: yRate(tick), stroke: "#eee" });
     el(svg, "text", { x: left - 4, y: yRate(tick) + 4, "text-anchor": "end", class: "muted" }, `${tick * 100}%`);
   }
-  el(svg, "text", { x: width - right + 4, y: top - 8, class: "muted" }, `max ${number(most)}`);
+  el(svg, "text", { x: width - 4, y: 14, "text-anchor": "end", class: "muted" }, `busiest hour: ${number(most)}`);
   hours.forEach((h, i) => {
     const x = left + i * step, barHeight = ((height - top - bottom) * h.messages) / most;
     hover(el(svg, "rect", { x: x + step * 0.15, y: height - bottom - barHeight, width: step * 0.7,
@@ -132,7 +132,7 @@ function drawHourly(report) {
       stroke: COLOURS[name], "stroke-width": 2 });
     points.forEach(([x, r], i) => hover(el(svg, "circle", { cx: x, cy: yRate(r), r: 3.5, fill: COLOURS[name] }),
       `${name.replace("_", " ")} ${percent(r)}`));
-    el(svg, "text", { x: left + n * 130, y: 14, fill: COLOURS[name] }, `● ${name.replace("_", " ")}`);
+    el(svg, "text", { x: left + n * 110, y: 14, fill: COLOURS[name] }, `● ${name.replace("_", " ")}`);
   });
 }
 
