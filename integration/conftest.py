@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_octopods.emulator import Emulator
+from integration.browser import browser  # noqa: F401  (a fixture of the UI tests)
 from integration.deployment import HERE, Airflow, Postgres, RedisServer, S3Server
 
 ARTIFACTS = HERE.parent / ".artifacts"

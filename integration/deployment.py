@@ -27,6 +27,8 @@ import requests
 
 HERE = Path(__file__).resolve().parent
 ADMIN, ADMIN_PASSWORD = "admin", "octopods-integration"
+# A user of the simple auth manager with no role: signed in, and allowed to read no DAG.
+OUTSIDER, OUTSIDER_PASSWORD = "outsider", "octopods-outsider"
 # Name -> the airflow command. No process serves logs: Airflow's log servers listen on every
 # interface; the API server reads the log files from the shared disk.
 PROCESSES: dict[str, tuple[str, ...]] = {
@@ -242,7 +244,7 @@ class Airflow:
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         passwords = root / "passwords.json"
-        passwords.write_text(json.dumps({ADMIN: ADMIN_PASSWORD}))
+        passwords.write_text(json.dumps({ADMIN: ADMIN_PASSWORD, OUTSIDER: OUTSIDER_PASSWORD}))
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(root / "home"),
@@ -259,7 +261,7 @@ class Airflow:
             "AIRFLOW__CORE__PARALLELISM": "16",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin,{OUTSIDER}:",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
             # A hundred tasks starting and deferring at once: more than the default pool of 5.
@@ -357,12 +359,16 @@ class Airflow:
     @property
     def token(self) -> str:
         if self._token is None:
-            answer = requests.post(
-                f"{self.url}/auth/token", json={"username": ADMIN, "password": ADMIN_PASSWORD}, timeout=30
-            )
-            answer.raise_for_status()
-            self._token = str(answer.json()["access_token"])
+            self._token = self.token_of(ADMIN, ADMIN_PASSWORD)
         return self._token
+
+    def token_of(self, user: str, password: str) -> str:
+        """A JWT for ``user``, from the API server's token endpoint."""
+        answer = requests.post(
+            f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=30
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
 
     def api(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any

@@ -93,7 +93,8 @@ def test_scheduled_snapshot_and_the_dag_on_its_asset(deployment: Deployment) -> 
         "GET",
         f"/api/v2/dags/it_snapshot_consumer/dagRuns/{run['dag_run_id']}/taskInstances/consume/xcomEntries/return_value",
     ).json()["value"]
-    assert {"path": path, "rows": 500} in events
+    [event] = [e for e in events if e["path"] == path]
+    assert event["rows"] == 500 and event["report"].startswith("/octopods/delivery/?asset=")
 
 
 def test_requests_after_a_triggerer_restart(deployment: Deployment) -> None:

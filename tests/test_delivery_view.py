@@ -16,7 +16,6 @@ import pytest
 from airflow_provider_octopods.analytics import delivery_report, read_snapshot
 from airflow_provider_octopods.delivery_view.figures import figures
 from airflow_provider_octopods.emulator import Emulator
-from tests.dag_runs import load_dag
 from tests.snapshots import DAY, run_case
 from tests.view_cases import ANALYST, HIDDEN_DAG
 
@@ -126,17 +125,11 @@ def test_the_days_figures_are_the_reports(published: Published) -> None:
 
 
 def test_the_snapshot_tasks_link_opens_its_day(published: Published) -> None:
-    from airflow.models.taskinstancekey import TaskInstanceKey
-
-    from airflow_provider_octopods.delivery_view.links import DeliveryReportLink
-
     run = published.runs[HIDDEN_DAG]
-    operator = load_dag(HIDDEN_DAG, file="tests/dags/octopods_snapshot_cases.py").get_task("snapshot")
-    link = DeliveryReportLink().get_link(
-        operator, ti_key=TaskInstanceKey(HIDDEN_DAG, "snapshot", run.run_id, 1)
-    )
-    url = urlsplit(link)
-    assert url.path == VIEW
-    answer = published.client.get(VIEW + "api/report?" + url.query, headers=_auth(published, "admin"))
+    instance = f"/api/v2/dags/{HIDDEN_DAG}/dagRuns/{run.run_id}/taskInstances/snapshot"
+    answer = published.client.get(instance + "/links", headers=_auth(published, "admin"))
+    link = urlsplit(answer.json()["extra_links"]["Delivery report"])  # as the UI's button has it
+    assert link.path == VIEW
+    answer = published.client.get(VIEW + "api/report?" + link.query, headers=_auth(published, "admin"))
     assert answer.status_code == 200, answer.text
     assert (answer.json()["day"], answer.json()["run_id"]) == ("2026-11-27", run.run_id)
