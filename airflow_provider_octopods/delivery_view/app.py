@@ -7,7 +7,10 @@ The page itself holds no data: it asks ``/api/snapshots`` for the days the user 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import threading
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -79,16 +82,26 @@ def report(
 
 def _compute(day: published.Day) -> dict[str, Any]:
     try:
-        from airflow_provider_octopods import analytics
+        from airflow_provider_octopods.analytics import delivery_report
     except ImportError as exc:  # the API server's install lacks the analytics extra
         raise HTTPException(501, str(exc)) from None
     try:
-        rows = analytics.read_snapshot(day.source, day.snapshot_id)
+        rows = day.read()
     except Exception as exc:
         raise HTTPException(
             502, f"the snapshot of {day.day} (run {day.run_id}) cannot be read: {_first_line(exc)}"
         ) from None
-    return figures(analytics.delivery_report(rows))
+    return figures(delivery_report(rows))
+
+
+def _import_analytics() -> None:
+    with contextlib.suppress(ImportError):  # the report's route says which extra is missing
+        importlib.import_module("airflow_provider_octopods.analytics")
+
+
+# pandas and pyarrow take a second or more to import in a fresh API server: begin while the
+# browser loads the page and the list of days, not when it asks for the first report.
+threading.Thread(target=_import_analytics, name="octopods-analytics-import", daemon=True).start()
 
 
 def _first_line(exc: Exception) -> str:

@@ -38,6 +38,12 @@ class Day:
         partition = str(extra.get("path", "")).rsplit("/", 1)[0] + "/"
         return cls(when.date().isoformat(), dag_id, run_id, partition, None)
 
+    def read(self) -> Any:
+        """The day's rows, in the columns its report reads (a DataFrame: the analytics extra)."""
+        from airflow_provider_octopods import analytics
+
+        return analytics.read_snapshot(self.source, self.snapshot_id, columns=analytics.REPORT_COLUMNS)
+
     @property
     def rows(self) -> tuple[str, int | None]:
         """What the day's figures are computed from: a run that writes a partition again
