@@ -198,9 +198,24 @@ def airflow_env(home: Path) -> dict[str, str]:
     }
 
 
+def partition_per_run(part: str, runs: list[str]) -> list[str]:
+    """A partition of the day for each run (its files hard links to the day's): the view lists
+    a partition once, by its newest run, so each run's report is a day of its own to it."""
+    day = Path(part.removeprefix("file://")).parent
+    parts = []
+    for run_id in runs:
+        copy = day.with_name(f"{day.name}-{run_id}")
+        copy.mkdir(exist_ok=True)
+        for file in day.glob("*.parquet"):
+            if not (copy / file.name).exists():
+                os.link(file, copy / file.name)
+        parts.append(f"file://{copy}/{Path(part).name}")
+    return parts
+
+
 def publish(asset: str, part: str, runs: list[str]) -> None:
-    """The snapshot Asset and one event per run naming the day's part, as the operator emits
-    them; each run is a day of its own to the view (its cache is by run), all one partition."""
+    """The snapshot Asset and one event per run naming a part of its partition, as the
+    operator emits them."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
@@ -208,11 +223,11 @@ def publish(asset: str, part: str, runs: list[str]) -> None:
         model = AssetModel(name=ASSET_NAME + asset, uri=asset, group="asset")
         session.add(model)
         session.flush()
-        for index, run_id in enumerate(runs):
+        for index, (run_id, run_part) in enumerate(zip(runs, partition_per_run(part, runs), strict=True)):
             session.add(
                 AssetEvent(
                     asset_id=model.id,
-                    extra={"path": part},
+                    extra={"path": run_part},
                     source_dag_id=DAG_ID,
                     source_task_id="snapshot",
                     source_run_id=run_id,
