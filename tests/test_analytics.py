@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_octopods.analytics import (
+    REPORT_COLUMNS,
     delivery_report,
     duration_text,
     read_snapshot,
@@ -204,3 +205,20 @@ def test_the_table_by_its_asset_uri(table: Any, tmp_path: Path, monkeypatch: pyt
     pd.testing.assert_frame_equal(frame, read_table(table))
     with pytest.raises(ValueError, match="not an Iceberg table's URI"):
         read_snapshot("iceberg://iceberg_default/message_statuses")
+
+
+def test_a_table_days_rows_as_the_view_reads_them(
+    table: Any, snapshot: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Delivery view reads a table's day as of the snapshot its run committed, in the
+    report's columns only: the figures of that day, not of the table now."""
+    from airflow_provider_octopods.delivery_view.published import Day
+
+    use_catalog(monkeypatch, tmp_path)
+    first = table.current_snapshot().snapshot_id
+    merge(table, _rows(snapshot.assign(status="read")), {COMMITTED_BY: "day two"})
+    extra = {"table": "octopods.message_statuses", "snapshot_id": first, "rows": len(snapshot)}
+    day = Day.of_event("iceberg://iceberg_default/octopods/message_statuses", extra, "d", "r", T0)
+    rows = day.read()
+    assert list(rows.columns) == list(REPORT_COLUMNS)
+    assert delivery_report(rows).summary == delivery_report(snapshot).summary

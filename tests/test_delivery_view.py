@@ -124,6 +124,25 @@ def test_the_days_figures_are_the_reports(published: Published) -> None:
     assert API_KEY not in answer.text
 
 
+def test_a_day_whose_files_are_gone_says_so(published: Published) -> None:
+    """The API server cannot read the partition (moved away): the day and the run are named,
+    the cause in one line, and nothing is kept (the next request reads again)."""
+    folder = published.root / HIDDEN_DAG / "snapshot_date=2026-11-27"
+    away = folder.with_name("moved")
+    folder.rename(away)
+    try:
+        answer = _report(published, "admin", HIDDEN_DAG)
+    finally:
+        away.rename(folder)
+    assert answer.status_code == 502
+    detail = answer.json()["detail"]
+    assert detail.startswith(
+        f"the snapshot of 2026-11-27 (run {published.runs[HIDDEN_DAG].run_id}) cannot be read"
+    )
+    assert "\n" not in detail and "Traceback" not in detail
+    assert _report(published, "admin", HIDDEN_DAG).status_code == 200
+
+
 def test_the_snapshot_tasks_link_opens_its_day(published: Published) -> None:
     run = published.runs[HIDDEN_DAG]
     instance = f"/api/v2/dags/{HIDDEN_DAG}/dagRuns/{run.run_id}/taskInstances/snapshot"
