@@ -389,6 +389,18 @@ class Airflow:
         answer.raise_for_status()
         return str(answer.json()["dag_run_id"])
 
+    def snapshot(self, ids: list[int], logical_date: str) -> tuple[str, str]:
+        """A successful run of ``it_snapshot`` over ``ids``: its run id and the part it wrote."""
+        run_id = self.trigger("it_snapshot", {"messages": ids}, logical_date=logical_date)
+        ti = self.wait_for_state("it_snapshot", run_id, "snapshot", {"success", "failed"}, timeout=300)
+        assert ti["state"] == "success"
+        summary = self.api(
+            "GET",
+            f"/api/v2/dags/it_snapshot/dagRuns/{run_id}/taskInstances/snapshot/xcomEntries/return_value",
+        ).json()["value"]
+        [path] = summary["output_paths"]
+        return run_id, str(path)
+
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
         return answer.json() if answer.ok else {}  # type: ignore[no-any-return]

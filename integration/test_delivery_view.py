@@ -20,15 +20,7 @@ DAY = "2026-11-20T00:00:00+00:00"  # a day of its own: the other snapshot tests 
 
 def _published_day(deployment: Deployment) -> tuple[str, str]:
     """A run of ``it_snapshot`` over a campaign: its run id and its partition."""
-    airflow = deployment.airflow
-    ids = deployment.emulator.add_campaign(1000, spread_hours=6)
-    run_id = airflow.trigger("it_snapshot", {"messages": ids}, logical_date=DAY)
-    ti = airflow.wait_for_state("it_snapshot", run_id, "snapshot", {"success", "failed"}, timeout=300)
-    assert ti["state"] == "success"
-    summary = airflow.api(
-        "GET", f"/api/v2/dags/it_snapshot/dagRuns/{run_id}/taskInstances/snapshot/xcomEntries/return_value"
-    ).json()["value"]
-    [path] = summary["output_paths"]
+    run_id, path = deployment.airflow.snapshot(deployment.emulator.add_campaign(1000, spread_hours=6), DAY)
     return run_id, path.removeprefix("file://").rsplit("/", 1)[0]
 
 

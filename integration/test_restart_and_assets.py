@@ -72,13 +72,7 @@ def test_scheduled_snapshot_and_the_dag_on_its_asset(deployment: Deployment) -> 
     airflow.api("PATCH", "/api/v2/dags/it_snapshot_consumer", json={"is_paused": False}).raise_for_status()
     # A logical date, as a scheduled run has: the partition is named after it ({{ ds }}).
     logical_date = datetime.now(UTC).replace(microsecond=0).isoformat()
-    run_id = airflow.trigger("it_snapshot", {"messages": ids}, logical_date=logical_date)
-    ti = airflow.wait_for_state("it_snapshot", run_id, "snapshot", {"success", "failed"}, timeout=300)
-    assert ti["state"] == "success"
-    summary = airflow.api(
-        "GET", f"/api/v2/dags/it_snapshot/dagRuns/{run_id}/taskInstances/snapshot/xcomEntries/return_value"
-    ).json()["value"]
-    [path] = summary["output_paths"]
+    _, path = airflow.snapshot(ids, logical_date)
     table = pq.read_table(path.removeprefix("file://"))
     assert sorted(table.column("message_id").to_pylist()) == ids
 
