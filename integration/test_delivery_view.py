@@ -75,6 +75,11 @@ def test_the_view_shows_the_days_figures_to_those_allowed(
         lambda b: b.execute_script("return !document.getElementById('report').hidden"),
     )
     assert _page_figures(browser) == _terminal_figures(partition)
+    # Hovering an hour's bar tells its messages: together, every message with a send time.
+    hours = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#hourly rect title'), e => e.textContent)"
+    )
+    assert sum(int(h.split(": ")[1].split(" messages")[0].replace(",", "")) for h in hours) == 1000
     assert "2026-11-20: run" in browser.find_element("id", "status").text
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "octopods-delivery-view.png"))

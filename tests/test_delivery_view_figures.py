@@ -35,9 +35,9 @@ def _day() -> pd.DataFrame:
 
 def test_an_hour_without_a_rate_is_null_in_json() -> None:
     sent = json.loads(json.dumps(figures(delivery_report(_day())), allow_nan=False))
-    assert [(h["hour"], h["messages"], h["read_rate"]) for h in sent["hourly"]] == [
-        ("09:00", 1, None),
-        ("10:00", 1, 1.0),
+    assert [(h["hour"], h["messages"], h["read_rate"], h["texts"]["read_rate"]) for h in sent["hourly"]] == [
+        ("09:00", 1, None, "n/a"),
+        ("10:00", 1, 1.0, "100.0%"),
     ]
 
 

@@ -55,10 +55,20 @@ def figures(report: DeliveryReport) -> dict[str, Any]:
     }
 
 
+HOURLY_RATES = ("delivery_rate", "read_rate", "failure_rate")
+
+
 def _hour(row: dict[Any, Any]) -> dict[str, Any]:
+    from airflow_provider_octopods.analytics import share_text
+
     # An hour without the rate's denominator holds NaN (pandas), which JSON cannot carry.
-    rates = {name: _number(row[name]) for name in ("delivery_rate", "read_rate", "failure_rate")}
-    return {"hour": row["sent_hour"].strftime("%H:00"), "messages": int(row["messages"]), **rates}
+    rates = {name: _number(row[name]) for name in HOURLY_RATES}
+    return {
+        "hour": row["sent_hour"].strftime("%H:00"),
+        "messages": int(row["messages"]),
+        **rates,
+        "texts": {name: share_text(rate) for name, rate in rates.items()},
+    }
 
 
 def _number(value: Any) -> float | None:

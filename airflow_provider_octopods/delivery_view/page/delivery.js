@@ -11,7 +11,6 @@ const COLOURS = {
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const number = (n) => n.toLocaleString("en-US");
-const percent = (rate) => (rate === null ? "n/a" : `${(rate * 100).toFixed(1)}%`);
 
 function el(parent, name, attrs = {}, text = null) {
   const node = document.createElementNS(SVG, name);
@@ -78,8 +77,8 @@ function drawHeadline(report) {
 }
 
 function drawFunnel(report) {
-  const total = report.funnel.reduce((sum, s) => sum + s.messages, 0);
-  $("funnel-title").textContent = `Where the ${number(total)} messages stand (shares of all messages)`;
+  const messages = report.headline.find((h) => h.name === "messages").text;
+  $("funnel-title").textContent = `Where the ${messages} messages stand (shares of all messages)`;
   bars("funnel", report.funnel.map((s) => ({
     ...s, value: s.messages, text: `${number(s.messages)} (${s.share})`,
     hover: `${s.stage}: ${number(s.messages)} messages, ${s.share} of all`,
@@ -120,18 +119,18 @@ function drawHourly(report) {
     const x = left + i * step, barHeight = ((height - top - bottom) * h.messages) / most;
     hover(el(svg, "rect", { x: x + step * 0.15, y: height - bottom - barHeight, width: step * 0.7,
       height: barHeight, fill: "#d9d9d9", class: "hour" }),
-    `${h.hour}: ${number(h.messages)} messages sent; delivery ${percent(h.delivery_rate)}, ` +
-      `read ${percent(h.read_rate)}, failure ${percent(h.failure_rate)}`);
+    `${h.hour}: ${number(h.messages)} messages sent; delivery ${h.texts.delivery_rate}, ` +
+      `read ${h.texts.read_rate}, failure ${h.texts.failure_rate}`);
     if (hours.length <= 12 || i % 2 === 0) {
       el(svg, "text", { x: x + step / 2, y: height - bottom + 16, "text-anchor": "middle", class: "muted" }, h.hour);
     }
   });
   ["delivery_rate", "read_rate", "failure_rate"].forEach((name, n) => {
-    const points = hours.map((h, i) => [left + (i + 0.5) * step, h[name]]).filter((p) => p[1] !== null);
+    const points = hours.map((h, i) => [left + (i + 0.5) * step, h[name], h.texts[name]]).filter((p) => p[1] !== null);
     el(svg, "polyline", { points: points.map(([x, r]) => `${x},${yRate(r)}`).join(" "), fill: "none",
       stroke: COLOURS[name], "stroke-width": 2 });
-    points.forEach(([x, r], i) => hover(el(svg, "circle", { cx: x, cy: yRate(r), r: 3.5, fill: COLOURS[name] }),
-      `${name.replace("_", " ")} ${percent(r)}`));
+    points.forEach(([x, r, text]) => hover(el(svg, "circle", { cx: x, cy: yRate(r), r: 3.5, fill: COLOURS[name] }),
+      `${name.replace("_", " ")} ${text}`));
     el(svg, "text", { x: left + n * 110, y: 14, fill: COLOURS[name] }, `● ${name.replace("_", " ")}`);
   });
 }
