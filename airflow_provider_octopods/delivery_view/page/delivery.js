@@ -149,7 +149,7 @@ async function showDay() {
   say("Computing the day's figures…");
   $("report").hidden = true;
   try {
-    const query = new URLSearchParams({ asset, run_id: runId });
+    const query = new URLSearchParams(runId ? { asset, run_id: runId } : { asset });
     const report = await fetchJson(`api/report?${query}`);
     for (const draw of [drawHeadline, drawFunnel, drawLatency, drawReasons, drawHourly, drawDefinitions]) draw(report);
     say(`${report.day}: run ${report.run_id} of DAG ${report.dag_id}`);
@@ -162,7 +162,10 @@ async function showDay() {
 
 function fillDays(snapshot, wanted) {
   $("day").replaceChildren(...snapshot.days.map((d) => new Option(`${d.day} (${d.run_id})`, d.run_id)));
-  if (wanted && snapshot.days.some((d) => d.run_id === wanted)) $("day").value = wanted;
+  // A link to a run not listed (replaced, or not the user's to read): asked for all the same,
+  // so that the server's answer says why it cannot be shown.
+  if (wanted && !snapshot.days.some((d) => d.run_id === wanted)) $("day").prepend(new Option(wanted, wanted));
+  if (wanted) $("day").value = wanted;
 }
 
 async function main() {
@@ -172,10 +175,12 @@ async function main() {
   } catch (error) {
     return say(`The snapshots cannot be listed: ${error.message}`, true);
   }
+  const wanted = params.get("asset");
+  if (wanted && !snapshots.some((s) => s.uri === wanted)) snapshots.unshift({ uri: wanted, name: wanted, days: [] });
   if (!snapshots.length) return say("No snapshot you may read has been published yet.");
   $("asset").replaceChildren(...snapshots.map((s) => new Option(s.name.replace(/^octopods_message_statuses:/, ""), s.uri)));
   const byUri = Object.fromEntries(snapshots.map((s) => [s.uri, s]));
-  if (byUri[params.get("asset")]) $("asset").value = params.get("asset");
+  if (wanted) $("asset").value = wanted;
   fillDays(byUri[$("asset").value], params.get("run_id"));
   $("asset").onchange = () => { fillDays(byUri[$("asset").value], null); showDay(); };
   $("day").onchange = showDay;
