@@ -13,13 +13,13 @@ PREFIX = "/octopods"  # the view's app, mounted by the API server here
 PAGE = "/delivery/"  # the view's page in the app
 
 
-def view_path(path: str = "") -> str:
-    """``path`` of the view under the API server's base URL (``[api] base_url``, which may put
+def view_path() -> str:
+    """The view's page under the API server's base URL (``[api] base_url``, which may put
     Airflow under a sub-path)."""
     from airflow.configuration import conf
 
     base = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
-    return f"{base}{PREFIX}{PAGE}{path}"
+    return f"{base}{PREFIX}{PAGE}"
 
 
 def report_url(asset_uri: str, run_id: str) -> str:
