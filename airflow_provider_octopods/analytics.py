@@ -22,6 +22,7 @@ statuses (``read_table``: now, or as of an earlier snapshot), in the same column
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,18 +177,27 @@ def delivery_report(snapshot: pd.DataFrame) -> DeliveryReport:
     return DeliveryReport(summary=summary, hourly=hourly, reasons=reasons)
 
 
-def read_snapshot(
-    path: str | Path, snapshot_id: int | None = None, columns: tuple[str, ...] | None = None
-) -> pd.DataFrame:
+def read_snapshot(path: str | Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
     """A snapshot partition (a directory of part files) or one file, as a DataFrame; or the
     Iceberg table of an ``iceberg://<iceberg_conn_id>/<namespace>/<table>`` Asset URI (the
-    table operator's), opened through that Airflow connection: now, or as of ``snapshot_id``.
-    ``columns``: only these (``REPORT_COLUMNS`` for a report)."""
+    table operator's), opened through that Airflow connection. ``columns``: only these
+    (``REPORT_COLUMNS`` for a report)."""
     if str(path).startswith(ICEBERG_URI):
-        return read_table(_table_of(str(path)), snapshot_id=snapshot_id, columns=columns)
+        return read_table(_table_of(str(path), None), columns=columns)
     selected = None if columns is None else list(columns)
     frame: pd.DataFrame = pq.read_table(str(path), partitioning=None, columns=selected).to_pandas()
     return frame
+
+
+def read_committed(
+    uri: str, commits: Sequence[int], columns: tuple[str, ...] | None = None, aws_conn_id: str | None = None
+) -> pd.DataFrame:
+    """The Iceberg table of an Asset URI as of the last of ``commits`` (snapshot ids) in its
+    history: a run's shards commit one each, and the last holds all of them. ``aws_conn_id``:
+    the warehouse's keys, as the table operator's parameter gives them."""
+    table = _table_of(uri, aws_conn_id)
+    order = {snapshot.snapshot_id: index for index, snapshot in enumerate(table.snapshots())}
+    return read_table(table, snapshot_id=max(commits, key=lambda c: order.get(c, -1)), columns=columns)
 
 
 def read_table(
@@ -209,11 +219,11 @@ def read_table(
     return frame
 
 
-def _table_of(uri: str) -> Any:
+def _table_of(uri: str, aws_conn_id: str | None) -> Any:
     from airflow_provider_octopods.iceberg.catalog import TableRef, catalog
 
     conn_id, ref = TableRef.from_asset_uri(uri)
-    return catalog(conn_id, None).load_table((*ref.namespace, ref.name))
+    return catalog(conn_id, aws_conn_id).load_table((*ref.namespace, ref.name))
 
 
 def write_report(

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.usefixtures("octopods_connection", "iceberg_connections
 DAG_ID, REFRESH_DAG_ID = "it_iceberg_table", "it_iceberg_refresh"
 TASK_ID, TABLE = "table", "octopods.message_statuses"
 SHARDS = 8
+VIEW = "/octopods/delivery/"
 PER_KIND = 400  # four kinds of message: 1,600 in all, 200 a shard, about 17 s a shard
 KILLED_AT = 0.5  # of the shard's messages asked for when its worker is killed
 
@@ -191,6 +192,24 @@ def test_shards_commit_at_once_and_a_killed_one_resumes_once(deployment: Deploym
         shard = shards[int(props["octopods.map-index"])]
         assert props["octopods.try-number"] == str(shard["try_number"]), props
     assert leftovers == []
+    # The Delivery view shows the run's day as of its last commit (8 shards, 8 commits), reading
+    # the warehouse with the run's aws_conn_id: every message, by its status.
+    [table_uri] = [
+        s["uri"]
+        for s in airflow.api("GET", VIEW + "api/snapshots").json()
+        if s["uri"].startswith("iceberg://it_iceberg/")
+    ]
+    report = airflow.api("GET", VIEW + "api/report", params={"asset": table_uri, "run_id": run_id})
+    assert report.status_code == 200, report.text
+    funnel = {stage["stage"]: stage["messages"] for stage in report.json()["funnel"]}
+    assert funnel == {
+        "sent": PER_KIND,
+        "delivered": PER_KIND,
+        "read": PER_KIND,
+        "failed": PER_KIND,
+        "other": 0,
+        "unknown": 0,
+    }
 
 
 def _statuses(table: Any) -> dict[int, str]:

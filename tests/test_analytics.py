@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -210,15 +211,27 @@ def test_the_table_by_its_asset_uri(table: Any, tmp_path: Path, monkeypatch: pyt
 def test_a_table_days_rows_as_the_view_reads_them(
     table: Any, snapshot: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The Delivery view reads a table's day as of the snapshot its run committed, in the
-    report's columns only: the figures of that day, not of the table now."""
+    """The Delivery view reads a table's day as of the last commit of its run (one a shard), in
+    the report's columns only: the figures of that day, not of the table now."""
     from airflow_provider_octopods.delivery_view.published import Day
 
     use_catalog(monkeypatch, tmp_path)
+    uri = "iceberg://iceberg_default/octopods/message_statuses"
     first = table.current_snapshot().snapshot_id
-    merge(table, _rows(snapshot.assign(status="read")), {COMMITTED_BY: "day two"})
-    extra = {"table": "octopods.message_statuses", "snapshot_id": first, "rows": len(snapshot)}
-    day = Day.of_event("iceberg://iceberg_default/octopods/message_statuses", extra, "d", "r", T0)
-    rows = day.read()
+    merge(table, _rows(snapshot.iloc[:3].assign(status="read")), {COMMITTED_BY: "day two, shard 0"})
+    second = table.current_snapshot().snapshot_id
+    merge(table, _rows(snapshot.iloc[3:].assign(status="read")), {COMMITTED_BY: "day two, shard 1"})
+    third = table.current_snapshot().snapshot_id
+    merge(table, _rows(snapshot.assign(status="failed")), {COMMITTED_BY: "day three"})
+
+    def day(*commits: int) -> Day:
+        events = [Day.of_event(uri, {"snapshot_id": c}, "d", "r", T0) for c in commits]
+        return functools.reduce(Day.and_commits_of, events)
+
+    rows = day(first).read()
     assert list(rows.columns) == list(REPORT_COLUMNS)
     assert delivery_report(rows).summary == delivery_report(snapshot).summary
+    as_of_third = delivery_report(read_table(table, snapshot_id=third)).summary
+    assert as_of_third != delivery_report(read_table(table)).summary  # day three changed rows
+    for shards in ((third, second), (second, third)):  # the events' order is not the commits'
+        assert delivery_report(day(*shards).read()).summary == as_of_third

@@ -164,6 +164,8 @@ class MessageStatusToIcebergOperator(StopsFetch, BaseOperator):
             "snapshot_id": result.merged.snapshot_id,
             "rows": result.rows,
             "report": report_url(asset.uri, context["run_id"]),
+            # The Delivery view reads the table as this run did (a connection's id, no key).
+            **({"aws_conn_id": self.aws_conn_id} if self.aws_conn_id else {}),
         }
         if result.merged.days and hasattr(event, "add_partitions"):  # Airflow 3.3+
             event.add_partitions(list(result.merged.days))
