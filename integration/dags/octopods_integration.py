@@ -9,7 +9,10 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from airflow_provider_octopods.operators.message_status import MessageStatusToParquetOperator, asset_for
-from airflow_provider_octopods.operators.message_status_iceberg import MessageStatusToIcebergOperator
+from airflow_provider_octopods.operators.message_status_iceberg import (
+    MessageStatusToIcebergOperator,
+    table_asset,
+)
 from airflow_provider_octopods.refresh import FixedRefresh
 from airflow_provider_octopods.sensors.message_status import MessageStatusSensor
 
@@ -106,6 +109,8 @@ ICEBERG = {
     "retries": 1,  # a shard whose worker dies runs again, on any worker, and resumes
     "retry_delay": timedelta(seconds=1),
     "checkpoint_rows": 50,
+    # A mapped task's outlets come from partial(): its shards' Asset events (the Delivery view).
+    "outlets": [table_asset("it_iceberg", "octopods.message_statuses")],
 }
 
 with DAG("it_iceberg_table", schedule=None, catchup=False) as it_iceberg_table:
