@@ -144,19 +144,22 @@ function drawDefinitions(report) {
   }));
 }
 
+let asked = 0; // the latest day asked for: an earlier day's answer arriving later is dropped
+
 async function showDay() {
-  const asset = $("asset").value, runId = $("day").value;
+  const asset = $("asset").value, runId = $("day").value, ticket = ++asked;
   say("Computing the day's figures…");
   $("report").hidden = true;
   try {
     const query = new URLSearchParams(runId ? { asset, run_id: runId } : { asset });
     const report = await fetchJson(`api/report?${query}`);
+    if (ticket !== asked) return;
     for (const draw of [drawHeadline, drawFunnel, drawLatency, drawReasons, drawHourly, drawDefinitions]) draw(report);
     say(`${report.day}: run ${report.run_id} of DAG ${report.dag_id}`);
     $("report").hidden = false;
     history.replaceState(null, "", `?${query}`);
   } catch (error) {
-    say(`The report cannot be shown: ${error.message}`, true);
+    if (ticket === asked) say(`The report cannot be shown: ${error.message}`, true);
   }
 }
 
