@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 
-ANALYST, HIDDEN_DAG = "analyst", "snapshot_strict"
+ANALYST, SHOWN_DAG, HIDDEN_DAG = "analyst", "view_days", "view_hidden_days"
 
 
 class AnalystWithoutOneDag(SimpleAuthManager):
