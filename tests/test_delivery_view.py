@@ -1,6 +1,6 @@
 """The Delivery view as the API server serves it: Airflow's own app (``create_app``, the plugin
-loaded from its entry point), its auth manager, and snapshots published by ``dag.test()`` runs
-against the emulator. Who may see which day, and the figures of a day."""
+loaded from its entry point), its auth manager, and snapshots published by ``airflow dags test``
+runs against the emulator. Who may see which day, and the figures of a day."""
 
 from __future__ import annotations
 
